@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The kflash command line tool. Not a stable interface: only shared code
+ * of the CLI's own files. The CLI uses nothing but the public libkflash
+ * headers; whatever another program could need belongs in the library.
+ */
+#pragma once
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include <json-c/json.h>
+
+#include <kflash/kflash.h>
+
+/* Exit codes beyond the library's (which are -enum kflash_error, 1..63). */
+#define CLI_EXIT_USAGE 64
+
+struct cli {
+	struct kflash_context *ctx;
+	const char *command;
+	bool json;
+	int verbosity; /* -1 quiet, 0 normal, 1+ verbose */
+	bool stdin_tty;
+	bool stderr_tty;
+	bool color;
+	/* Set by the renderer while a progress bar occupies the line. */
+	bool progress_active;
+};
+
+struct cli_command {
+	const char *name;
+	int (*run)(struct cli *cli, int argc, char **argv);
+	const char *args;    /* "NAME [--purge]" */
+	const char *summary; /* one line for --help */
+	const char *help;    /* the command's own --help, options included */
+};
+
+/* The commands, in the order --help lists them (cmd-*.c). */
+extern const struct cli_command cli_commands[];
+
+/*
+ * getopt_long over the command's options merged with the global ones.
+ * Global options are applied to @cli and skipped; the command sees its own
+ * codes, '?' for an error (already reported), 'h' for --help, or -1.
+ */
+int
+cli_getopt(struct cli *cli,
+	   int argc,
+	   char **argv,
+	   const char *shortopts,
+	   const struct option *longopts);
+
+/* Report a usage error for the current command and return CLI_EXIT_USAGE. */
+int
+cli_usage_error(struct cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Print the current command's help to stdout and return 0. */
+int
+cli_command_help(struct cli *cli);
+
+/*
+ * Report a library failure (the context's last error) and return the exit
+ * code for @r: -r for a library error.
+ */
+int
+cli_fail(struct cli *cli, int r);
+
+/* The exit code for a library return value (0 stays 0). */
+int
+cli_exit_code(int r);
+
+/* Print a message to stderr the way events are printed. */
+void
+cli_message(struct cli *cli, const char *prefix, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* ---- rendering (render.c) ---- */
+
+void
+cli_render_event(struct kflash_context *ctx, const struct kflash_event *ev, void *data);
+
+/* End a progress bar line, if one is showing, before other output. */
+void
+cli_render_break(struct cli *cli);
+
+/* ---- JSON (output.c) ---- */
+
+/* Print @doc to stdout as the one JSON document of this run; frees it. */
+int
+cli_print_json(struct cli *cli, struct json_object *doc);
+
+/* A JSON string, or null for NULL. */
+struct json_object *
+cli_json_string(const char *s);
+
+/* ---- signals (signals.c) ---- */
+
+/* SIGINT, SIGTERM and SIGHUP cancel the context's operation. */
+void
+cli_install_signal_handlers(struct cli *cli);
+
+/* The signal that cancelled the run, or 0. */
+int
+cli_caught_signal(void);

@@ -1,0 +1,209 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * kflash: build and flash Klipper firmware onto every board of a printer.
+ *
+ * This file parses the global options, maps the options of the tool
+ * kflash replaces (--list-devices, ...) onto commands, and dispatches
+ * `kflash <command>`. Each command lives in cmd-<name>.c.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "commands.h"
+
+const struct cli_command cli_commands[] = {
+	{ "paths", cmd_paths, "", "show where kflash reads and writes its files",
+	  "Show the locations kflash uses, after command line flags, KFLASH_*\n"
+	  "environment variables and defaults are applied.\n" },
+	{ NULL, NULL, NULL, NULL, NULL },
+};
+
+static const char global_help[] =
+	"Global options (before or after the command):\n"
+	"  --json                 print one JSON document on stdout; messages go to stderr\n"
+	"  -v, --verbose          show debug messages\n"
+	"  -q, --quiet            show only warnings and errors, and no build output\n"
+	"  -h, --help             show help (kflash <command> --help for a command)\n"
+	"  --version              show the version\n"
+	"  --config-dir DIR       devices.json, configs/ and the lock  [KFLASH_CONFIG_DIR]\n"
+	"  --registry FILE        the board registry                   [KFLASH_REGISTRY]\n"
+	"  --cache-dir DIR        build directories                    [KFLASH_CACHE_DIR]\n"
+	"  --klipper-dir DIR      the Klipper source tree              [KFLASH_KLIPPER_DIR]\n"
+	"  --service UNIT         Klipper's systemd unit               [KFLASH_SERVICE]\n"
+	"  --klippy-socket PATH   Klipper's API socket                 [KFLASH_KLIPPY_SOCKET]\n"
+	"  --dev-dir DIR          where boards are looked for          [KFLASH_DEV_DIR]\n";
+
+static const struct cli_command *
+find_command(const char *name)
+{
+	for (const struct cli_command *c = cli_commands; c->name; c++)
+		if (strcmp(c->name, name) == 0)
+			return c;
+	return NULL;
+}
+
+static void
+print_exit_codes(FILE *f)
+{
+	fprintf(f, "Exit status:\n  0    success\n");
+	for (int code = -1; strcmp(kflash_error_name(code), "KFLASH_ERR_UNKNOWN") != 0; code--)
+		fprintf(f, "  %-4d %s (%s)\n", -code, kflash_strerror(code),
+			kflash_error_name(code));
+	fprintf(f, "  %-4d usage error: unknown option, missing argument\n", CLI_EXIT_USAGE);
+}
+
+static void
+print_help(FILE *f)
+{
+	fprintf(f, "Usage: kflash [OPTIONS] COMMAND [ARGS]\n\n"
+		   "Build and flash Klipper firmware onto every board of a printer, safely.\n\n"
+		   "Commands:\n");
+	for (const struct cli_command *c = cli_commands; c->name; c++) {
+		char left[64];
+
+		snprintf(left, sizeof(left), "%s %s", c->name, c->args);
+		fprintf(f, "  %-30s %s\n", left, c->summary);
+	}
+	fprintf(f, "\n%s\n", global_help);
+	print_exit_codes(f);
+}
+
+int
+cli_command_help(struct cli *cli)
+{
+	const struct cli_command *c = find_command(cli->command);
+
+	printf("Usage: kflash %s %s\n\n%s\n%s", c->name, c->args, c->help, global_help);
+	return 0;
+}
+
+/*
+ * The options of the tool kflash replaces become commands:
+ * --list-devices -> list, --add-device -> add, --remove-device NAME ->
+ * remove NAME, --device NAME -> flash NAME. Returns a new argv (the
+ * strings are shared) or NULL when there is no such option.
+ */
+static char **
+rewrite_aliases(int *argc, char **argv)
+{
+	static const struct {
+		const char *option;
+		const char *command;
+		bool takes_name;
+	} aliases[] = {
+		{ "--list-devices", "list", false },
+		{ "--add-device", "add", false },
+		{ "--remove-device", "remove", true },
+		{ "--device", "flash", true },
+	};
+	char **out;
+	int n = 0;
+
+	for (int i = 1; i < *argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		for (size_t a = 0; a < sizeof(aliases) / sizeof(aliases[0]); a++) {
+			size_t len = strlen(aliases[a].option);
+			const char *name = NULL;
+
+			if (strncmp(argv[i], aliases[a].option, len) != 0)
+				continue;
+			if (argv[i][len] == '=' && aliases[a].takes_name)
+				name = argv[i] + len + 1;
+			else if (argv[i][len] != '\0')
+				continue;
+			else if (aliases[a].takes_name && i + 1 < *argc)
+				name = argv[i + 1];
+
+			out = calloc((size_t)*argc + 2, sizeof(*out));
+			if (!out)
+				return NULL;
+			out[n++] = argv[0];
+			out[n++] = (char *)aliases[a].command;
+			if (name)
+				out[n++] = (char *)name;
+			for (int j = 1; j < *argc; j++) {
+				if (j == i || (name && argv[i][len] == '\0' && j == i + 1))
+					continue;
+				out[n++] = argv[j];
+			}
+			*argc = n;
+			return out;
+		}
+	}
+	return NULL;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct cli cli = { 0 };
+	const struct cli_command *cmd;
+	char **aliased;
+	int c, r;
+
+	r = kflash_context_new(&cli.ctx);
+	if (r < 0) {
+		fprintf(stderr, "kflash: cannot start: %s\n", kflash_strerror(r));
+		return cli_exit_code(r);
+	}
+	cli.stdin_tty = isatty(STDIN_FILENO);
+	cli.stderr_tty = isatty(STDERR_FILENO);
+	cli.color = cli.stderr_tty && !getenv("NO_COLOR") &&
+		    !(getenv("TERM") && strcmp(getenv("TERM"), "dumb") == 0);
+	kflash_context_set_event_handler(cli.ctx, cli_render_event, &cli);
+	kflash_context_set_event_level(cli.ctx, KFLASH_LEVEL_INFO);
+	cli_install_signal_handlers(&cli);
+
+	aliased = rewrite_aliases(&argc, argv);
+	if (aliased)
+		argv = aliased;
+
+	c = cli_getopt(&cli, argc, argv, "+", NULL);
+	if (c == 'h') {
+		print_help(stdout);
+		r = 0;
+		goto out;
+	}
+	if (c != -1) {
+		r = CLI_EXIT_USAGE;
+		goto out;
+	}
+	if (optind >= argc) {
+		print_help(stderr);
+		r = CLI_EXIT_USAGE;
+		goto out;
+	}
+
+	if (strcmp(argv[optind], "help") == 0) {
+		if (optind + 1 < argc && find_command(argv[optind + 1])) {
+			cli.command = argv[optind + 1];
+			r = cli_command_help(&cli);
+		} else {
+			print_help(stdout);
+			r = 0;
+		}
+		goto out;
+	}
+
+	cmd = find_command(argv[optind]);
+	if (!cmd) {
+		r = cli_usage_error(&cli, "unknown command '%s'", argv[optind]);
+		goto out;
+	}
+	cli.command = cmd->name;
+	argc -= optind;
+	argv += optind;
+	optind = 0;
+	r = cmd->run(&cli, argc, argv);
+
+	cli_render_break(&cli);
+	if (cli_caught_signal() && r != 0)
+		cli_message(&cli, NULL, "kflash: interrupted by signal %d", cli_caught_signal());
+out:
+	free(aliased);
+	kflash_context_unref(cli.ctx);
+	return r;
+}

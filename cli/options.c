@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: MIT */
+/* Global options, and merging them into each command's own. */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+enum {
+	OPT_JSON = 1000,
+	OPT_VERSION,
+	OPT_CONFIG_DIR,
+	OPT_REGISTRY,
+	OPT_CACHE_DIR,
+	OPT_KLIPPER_DIR,
+	OPT_SERVICE,
+	OPT_KLIPPY_SOCKET,
+	OPT_DEV_DIR,
+};
+
+static const struct option global_options[] = {
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ "config-dir", required_argument, NULL, OPT_CONFIG_DIR },
+	{ "registry", required_argument, NULL, OPT_REGISTRY },
+	{ "cache-dir", required_argument, NULL, OPT_CACHE_DIR },
+	{ "klipper-dir", required_argument, NULL, OPT_KLIPPER_DIR },
+	{ "service", required_argument, NULL, OPT_SERVICE },
+	{ "klippy-socket", required_argument, NULL, OPT_KLIPPY_SOCKET },
+	{ "dev-dir", required_argument, NULL, OPT_DEV_DIR },
+};
+
+#define GLOBAL_SHORTOPTS "vqh"
+
+/* Apply a global option; returns 1 when handled, 0 when not global, <0 on error. */
+static int
+apply_global(struct cli *cli, int c, const char *arg)
+{
+	int r = 0;
+
+	switch (c) {
+	case OPT_JSON:
+		cli->json = true;
+		return 1;
+	case 'v':
+		cli->verbosity = cli->verbosity < 0 ? 1 : cli->verbosity + 1;
+		break;
+	case 'q':
+		cli->verbosity = -1;
+		break;
+	case OPT_VERSION:
+		printf("kflash %s\n", kflash_version());
+		exit(0);
+	case OPT_CONFIG_DIR:
+		r = kflash_context_set_config_dir(cli->ctx, arg);
+		break;
+	case OPT_REGISTRY:
+		r = kflash_context_set_registry(cli->ctx, arg);
+		break;
+	case OPT_CACHE_DIR:
+		r = kflash_context_set_cache_dir(cli->ctx, arg);
+		break;
+	case OPT_KLIPPER_DIR:
+		r = kflash_context_set_klipper_dir(cli->ctx, arg);
+		break;
+	case OPT_SERVICE:
+		r = kflash_context_set_service(cli->ctx, arg);
+		break;
+	case OPT_KLIPPY_SOCKET:
+		r = kflash_context_set_klippy_socket(cli->ctx, arg);
+		break;
+	case OPT_DEV_DIR:
+		r = kflash_context_set_dev_dir(cli->ctx, arg);
+		break;
+	default:
+		return 0;
+	}
+	if (r < 0) {
+		cli_usage_error(cli, "invalid value '%s': %s", arg,
+				kflash_context_last_error(cli->ctx));
+		return -1;
+	}
+	if (c == 'v' || c == 'q')
+		kflash_context_set_event_level(cli->ctx, cli->verbosity > 0   ? KFLASH_LEVEL_DEBUG
+							 : cli->verbosity < 0 ? KFLASH_LEVEL_WARNING
+									      : KFLASH_LEVEL_INFO);
+	return 1;
+}
+
+int
+cli_getopt(struct cli *cli,
+	   int argc,
+	   char **argv,
+	   const char *shortopts,
+	   const struct option *longopts)
+{
+	size_t ncmd = 0, nglobal = sizeof(global_options) / sizeof(global_options[0]);
+	struct option *merged;
+	char *shorts;
+	int c;
+
+	while (longopts && longopts[ncmd].name)
+		ncmd++;
+	merged = calloc(ncmd + nglobal + 1, sizeof(*merged));
+	shorts = malloc(strlen(shortopts) + sizeof(GLOBAL_SHORTOPTS) + 2);
+	if (!merged || !shorts) {
+		fprintf(stderr, "kflash: out of memory\n");
+		exit(-KFLASH_ERR_NO_MEMORY);
+	}
+	if (ncmd)
+		memcpy(merged, longopts, ncmd * sizeof(*merged));
+	memcpy(merged + ncmd, global_options, nglobal * sizeof(*merged));
+	/* '+' (stop at the first non-option) must come first, then ':'. */
+	if (shortopts[0] == '+')
+		sprintf(shorts, "+:%s%s", shortopts + 1, GLOBAL_SHORTOPTS);
+	else
+		sprintf(shorts, ":%s%s", shortopts, GLOBAL_SHORTOPTS);
+
+	opterr = 0;
+	for (;;) {
+		int r;
+
+		c = getopt_long(argc, argv, shorts, merged, NULL);
+		if (c == -1 || c == 'h')
+			break;
+		if (c == '?' || c == ':') {
+			const char *what = argv[optind - 1];
+
+			if (c == ':')
+				cli_usage_error(cli, "option '%s' needs a value", what);
+			else if (optopt && optopt < 256)
+				cli_usage_error(cli, "unknown option '-%c'", optopt);
+			else
+				cli_usage_error(cli, "unknown option '%s'", what);
+			c = '?';
+			break;
+		}
+		r = apply_global(cli, c, optarg);
+		if (r < 0) {
+			c = '?';
+			break;
+		}
+		if (r == 0)
+			break; /* the command's own option */
+	}
+	free(merged);
+	free(shorts);
+	return c;
+}
+
+int
+cli_usage_error(struct cli *cli, const char *fmt, ...)
+{
+	va_list ap;
+
+	cli_render_break(cli);
+	fprintf(stderr, "kflash%s%s: ", cli->command ? " " : "", cli->command ? cli->command : "");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'kflash%s%s --help'.\n", cli->command ? " " : "",
+		cli->command ? cli->command : "");
+	return CLI_EXIT_USAGE;
+}

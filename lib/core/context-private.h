@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+/* The layout of struct kflash_context, shared by the files of lib/core/. */
+#pragma once
+
+#include <signal.h>
+
+#include "libkflash-private.h"
+
+enum kf_location {
+	KF_LOC_CONFIG_DIR,
+	KF_LOC_REGISTRY,
+	KF_LOC_CACHE_DIR,
+	KF_LOC_KLIPPER_DIR,
+	KF_LOC_SERVICE,
+	KF_LOC_KLIPPY_SOCKET,
+	KF_LOC_DEV_DIR,
+	KF_LOC_COUNT,
+};
+
+#define KF_TIMEOUT_COUNT 9 /* highest enum kflash_timeout + 1 */
+
+struct kflash_context {
+	int refcount;
+
+	kflash_event_handler handler;
+	void *handler_data;
+	enum kflash_event_level level;
+
+	char *home;
+	char *set[KF_LOC_COUNT];      /* from a setter */
+	char *env[KF_LOC_COUNT];      /* from the environment at creation */
+	char *resolved[KF_LOC_COUNT]; /* what the getter handed out */
+
+	uint32_t timeouts[KF_TIMEOUT_COUNT];
+
+	volatile sig_atomic_t cancelled;
+	int cancel_pipe[2];
+
+	char *last_error;
+	int last_error_code;
+
+	struct kf_scope scope;
+};
+
+/* The default handler installed when LIBKFLASH_DEBUG is set. */
+void
+kf_event_debug_handler(struct kflash_context *ctx,
+		       const struct kflash_event *event,
+		       void *user_data);

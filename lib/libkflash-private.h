@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internal interface shared by every module of libkflash: export
+ * annotation, event emission, error recording, scopes and cancellation.
+ * Nothing here is part of the public API.
+ */
+#pragma once
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <kflash/kflash.h>
+
+#include "util/util.h"
+
+/* Marks the definition of a public function; everything else is hidden. */
+#define KFLASH_EXPORT __attribute__((visibility("default")))
+
+/* ---- events ---- */
+
+void
+kf_log(struct kflash_context *ctx, enum kflash_event_level level, const char *fmt, ...)
+	KF_PRINTF(3, 4);
+
+#define kf_debug(ctx, ...) kf_log((ctx), KFLASH_LEVEL_DEBUG, __VA_ARGS__)
+#define kf_info(ctx, ...) kf_log((ctx), KFLASH_LEVEL_INFO, __VA_ARGS__)
+#define kf_warn(ctx, ...) kf_log((ctx), KFLASH_LEVEL_WARNING, __VA_ARGS__)
+
+/* A PHASE event in the current scope: "what this phase will do". */
+void
+kf_phase_event(struct kflash_context *ctx, const char *fmt, ...) KF_PRINTF(2, 3);
+
+/* A PROGRESS event in the current scope. */
+void
+kf_progress(struct kflash_context *ctx, uint64_t done, uint64_t total, const char *fmt, ...)
+	KF_PRINTF(4, 5);
+
+/* One line of a child's output, as an OUTPUT event at INFO. */
+void
+kf_output_line(struct kflash_context *ctx, const char *line);
+
+/* ---- errors ---- */
+
+/*
+ * Record a failure as the context's last error and return @code, so that
+ * callers can write `return kf_error(ctx, KFLASH_ERR_X, "...");`. The
+ * message also goes out as a DEBUG event; the caller that receives the
+ * code decides how to show it.
+ */
+int
+kf_error(struct kflash_context *ctx, int code, const char *fmt, ...) KF_PRINTF(3, 4);
+
+/* As kf_error(), with ": <strerror(errnum)>" appended. */
+int
+kf_error_errno(struct kflash_context *ctx, int code, int errnum, const char *fmt, ...)
+	KF_PRINTF(4, 5);
+
+/* As kf_error_errno(), with the code chosen from errnum (kf_errno_to_error). */
+int
+kf_error_sys(struct kflash_context *ctx, int errnum, const char *fmt, ...) KF_PRINTF(3, 4);
+
+/* The enum kflash_error class of a positive errno value. */
+int
+kf_errno_to_error(int errnum);
+
+/* ---- scopes: the phase and board that events are attributed to ---- */
+
+struct kf_scope {
+	enum kflash_phase phase;
+	const char *board;
+};
+
+/*
+ * Attribute following events to @phase and @board (borrowed: it must stay
+ * valid until the matching kf_scope_leave()). Returns the previous scope.
+ */
+struct kf_scope
+kf_scope_enter(struct kflash_context *ctx, enum kflash_phase phase, const char *board);
+
+void
+kf_scope_leave(struct kflash_context *ctx, struct kf_scope previous);
+
+/* ---- cancellation and time ---- */
+
+/* A descriptor that becomes readable when the context is cancelled. */
+int
+kf_cancel_fd(const struct kflash_context *ctx);
+
+/* 0, or KFLASH_ERR_CANCELLED (recorded as the last error) when cancelled. */
+int
+kf_check_cancel(struct kflash_context *ctx);
+
+/* Sleep @ms milliseconds; returns early with KFLASH_ERR_CANCELLED. */
+int
+kf_sleep_ms(struct kflash_context *ctx, uint32_t ms);
+
+/* The user's home directory (HOME, else the password database). */
+const char *
+kf_context_home(struct kflash_context *ctx);

@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: MIT */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kf-test.h"
+
+bool
+kf_test_under_valgrind(void)
+{
+	return getenv("RUNNING_ON_VALGRIND") != NULL;
+}
+
+char *
+kf_test_mkdtemp(void)
+{
+	const char *tmp = getenv("TMPDIR");
+	char *path;
+
+	ck_assert(asprintf(&path, "%s/kflash-test.XXXXXX", tmp && *tmp ? tmp : "/tmp") > 0);
+	ck_assert_msg(mkdtemp(path) != NULL, "mkdtemp: %s", strerror(errno));
+	return path;
+}
+
+static int
+rm_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	remove(path);
+	return 0;
+}
+
+void
+kf_test_rmtree(const char *path)
+{
+	if (path)
+		nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+void
+kf_test_write_file(const char *path, const char *content)
+{
+	FILE *f = fopen(path, "w");
+
+	ck_assert_msg(f != NULL, "cannot write %s: %s", path, strerror(errno));
+	fputs(content, f);
+	ck_assert(fclose(f) == 0);
+}
+
+char *
+kf_test_read_file(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	size_t cap = 0, len = 0, n;
+
+	if (!f)
+		return NULL;
+	do {
+		if (len + 4096 + 1 > cap) {
+			cap = (len + 4096 + 1) * 2;
+			buf = realloc(buf, cap);
+			ck_assert(buf != NULL);
+		}
+		n = fread(buf + len, 1, 4096, f);
+		len += n;
+	} while (n > 0);
+	fclose(f);
+	buf[len] = '\0';
+	return buf;
+}
+
+const char *
+kf_test_fixtures_dir(void)
+{
+	const char *d = getenv("KF_TEST_FIXTURES");
+
+	ck_assert_msg(d != NULL, "KF_TEST_FIXTURES is not set (run the tests with meson test)");
+	return d;
+}
+
+/* ---- event recording ---- */
+
+struct recorder {
+	struct kflash_context *ctx;
+	char *text;
+	size_t len;
+};
+
+#define MAX_RECORDERS 16
+static struct recorder *recorders[MAX_RECORDERS];
+
+static const char *const type_names[] = { "?", "log", "phase", "progress", "output" };
+
+static void
+record_event(struct kflash_context *ctx, const struct kflash_event *ev, void *data)
+{
+	struct recorder *rec = data;
+	enum kflash_event_type type = kflash_event_get_type(ev);
+	const char *board = kflash_event_get_board(ev);
+	char *line;
+	int n;
+
+	n = asprintf(&line, "%s %d %s %s %s [%llu/%llu]\n",
+		     type_names[type <= KFLASH_EVENT_OUTPUT ? type : 0], kflash_event_get_level(ev),
+		     *kflash_phase_name(kflash_event_get_phase(ev))
+			     ? kflash_phase_name(kflash_event_get_phase(ev))
+			     : "-",
+		     board ? board : "-", kflash_event_get_message(ev),
+		     (unsigned long long)kflash_event_get_progress_done(ev),
+		     (unsigned long long)kflash_event_get_progress_total(ev));
+	ck_assert(n > 0);
+	rec->text = realloc(rec->text, rec->len + (size_t)n + 1);
+	ck_assert(rec->text != NULL);
+	memcpy(rec->text + rec->len, line, (size_t)n + 1);
+	rec->len += (size_t)n;
+	free(line);
+}
+
+static struct recorder *
+find_recorder(struct kflash_context *ctx)
+{
+	for (int i = 0; i < MAX_RECORDERS; i++)
+		if (recorders[i] && recorders[i]->ctx == ctx)
+			return recorders[i];
+	return NULL;
+}
+
+struct kflash_context *
+kf_test_context(const char *dir)
+{
+	struct kflash_context *ctx;
+	struct recorder *rec;
+	char path[4096];
+	int slot = -1;
+
+	ck_assert_int_eq(kflash_context_new(&ctx), 0);
+
+	snprintf(path, sizeof(path), "%s/config", dir);
+	ck_assert_int_eq(kflash_context_set_config_dir(ctx, path), 0);
+	snprintf(path, sizeof(path), "%s/config/devices.json", dir);
+	ck_assert_int_eq(kflash_context_set_registry(ctx, path), 0);
+	snprintf(path, sizeof(path), "%s/cache", dir);
+	ck_assert_int_eq(kflash_context_set_cache_dir(ctx, path), 0);
+	snprintf(path, sizeof(path), "%s/dev", dir);
+	ck_assert_int_eq(kflash_context_set_dev_dir(ctx, path), 0);
+	snprintf(path, sizeof(path), "%s/klipper", dir);
+	ck_assert_int_eq(kflash_context_set_klipper_dir(ctx, path), 0);
+	snprintf(path, sizeof(path), "%s/klippy.sock", dir);
+	ck_assert_int_eq(kflash_context_set_klippy_socket(ctx, path), 0);
+	ck_assert_int_eq(kflash_context_set_service(ctx, "klipper"), 0);
+
+	rec = calloc(1, sizeof(*rec));
+	ck_assert(rec != NULL);
+	rec->ctx = ctx;
+	rec->text = strdup("");
+	for (int i = 0; i < MAX_RECORDERS; i++) {
+		if (!recorders[i]) {
+			slot = i;
+			break;
+		}
+	}
+	ck_assert_msg(slot >= 0, "too many test contexts at once");
+	recorders[slot] = rec;
+	kflash_context_set_event_handler(ctx, record_event, rec);
+	kflash_context_set_event_level(ctx, KFLASH_LEVEL_DEBUG);
+	return ctx;
+}
+
+const char *
+kf_test_events(struct kflash_context *ctx)
+{
+	struct recorder *rec = find_recorder(ctx);
+
+	return rec ? rec->text : "";
+}
+
+bool
+kf_test_events_contain(struct kflash_context *ctx, const char *needle)
+{
+	return strstr(kf_test_events(ctx), needle) != NULL;
+}
+
+struct kflash_context *
+kf_test_context_unref(struct kflash_context *ctx)
+{
+	kflash_context_set_event_handler(ctx, NULL, NULL);
+	for (int i = 0; i < MAX_RECORDERS; i++) {
+		if (recorders[i] && recorders[i]->ctx == ctx) {
+			free(recorders[i]->text);
+			free(recorders[i]);
+			recorders[i] = NULL;
+		}
+	}
+	return kflash_context_unref(ctx);
+}
+
+int
+kf_test_count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	ck_assert(d != NULL);
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n - 1; /* the directory stream itself */
+}
