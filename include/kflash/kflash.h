@@ -22,6 +22,7 @@
 #define KFLASH_KFLASH_H
 
 #include <kflash/context.h>
+#include <kflash/registry.h>
 #include <kflash/error.h>
 #include <kflash/event.h>
 

@@ -29,6 +29,13 @@ kf_test_add_tcase(const TTest *test, const char *name, int timeout_s, int loop_e
 	}                                                                                          \
 	static void kf_suite_fn_##name(void)
 
+/*
+ * Run @setup before and @teardown after each test added after this call
+ * in the current suite (Check's checked fixtures). NULL, NULL stops it.
+ */
+void
+kf_test_fixture(void (*setup)(void), void (*teardown)(void));
+
 /* The default per-test timeout is 10 s (scaled by CK_TIMEOUT_MULTIPLIER). */
 #define kf_test_add(test) kf_test_add_tcase(test, #test, 0, 0)
 #define kf_test_add_timeout(test, seconds) kf_test_add_tcase(test, #test, seconds, 0)

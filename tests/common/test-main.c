@@ -17,6 +17,15 @@ struct registered_suite {
 static struct registered_suite suites[MAX_SUITES];
 static int nsuites;
 static Suite *current;
+static void (*fixture_setup)(void);
+static void (*fixture_teardown)(void);
+
+void
+kf_test_fixture(void (*setup)(void), void (*teardown)(void))
+{
+	fixture_setup = setup;
+	fixture_teardown = teardown;
+}
 
 void
 kf_test_register_suite(const char *name, void (*fn)(void))
@@ -36,6 +45,8 @@ kf_test_add_tcase(const TTest *test, const char *name, int timeout_s, int loop_e
 	TCase *tc = tcase_create(name);
 
 	tcase_set_timeout(tc, timeout_s > 0 ? timeout_s : DEFAULT_TIMEOUT_S);
+	if (fixture_setup || fixture_teardown)
+		tcase_add_checked_fixture(tc, fixture_setup, fixture_teardown);
 	if (loop_end > 0)
 		tcase_add_loop_test(tc, test, 0, loop_end);
 	else
@@ -55,6 +66,7 @@ main(int argc, char **argv)
 
 	for (int i = 0; i < nsuites; i++) {
 		current = suite_create(suites[i].name);
+		kf_test_fixture(NULL, NULL);
 		suites[i].fn();
 		if (!sr)
 			sr = srunner_create(current);
