@@ -409,7 +409,6 @@ void
 board_hangup(struct sim *s)
 {
 	board_remove(s);
-	s->gone = true;
 	s->enumerate_at = 0;
 	s->complete_at = 0;
 	sim_log(s, "hangup");

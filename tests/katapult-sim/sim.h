@@ -124,7 +124,6 @@ struct sim {
 
 	/* ---- what the board publishes (board.c) ---- */
 	enum board_state state;
-	bool gone; /* hung up: stays absent */
 	int master;
 	char slave[64];
 	char *link;   /* by-id link (USB) or the UART link */
