@@ -2,7 +2,7 @@
 /*
  * The bootloader side of the simulated board: the frame parser, the
  * commands, the flash with its page erase rules, and the fault injection.
- * Written from the protocol description (reference notes §2–§6).
+ * Written from the description of the Katapult protocol.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -392,10 +392,10 @@ stored(struct sim *s, uint32_t addr)
 }
 
 /*
- * Write a block with the device's erase rules (reference §6): the block at
- * a page start erases the page unless the page is erased already or holds
- * exactly this block (a retransmission); a block inside a page must land on
- * erased flash, or repeat what is there.
+ * Write a block with the device's erase rules: the block at a page start
+ * erases the page unless the page is erased already or holds exactly this
+ * block with the rest erased (a retransmission); a block inside a page must
+ * land on erased flash, or repeat what is there (a retransmission).
  */
 static void
 cmd_send_block(struct sim *s,
@@ -440,12 +440,11 @@ cmd_send_block(struct sim *s,
 		if (need_erase)
 			memset(cell, 0xff, s->opt.page_size);
 	} else if (!erased(cell, bs)) {
-		if (memcmp(cell, data, bs) == 0)
-			goto ack; /* retransmission */
-		{
+		if (memcmp(cell, data, bs) != 0) {
 			reply_error(r, CMD_SEND_BLOCK, "order");
 			return;
 		}
+		goto ack; /* retransmission */
 	}
 
 	/* Programming clears bits; the cells are erased, so this stores data. */

@@ -24,8 +24,6 @@
 /* What a UART board's Klipper looks for: 32 bytes from the space on. */
 static const char request_string[] = " \x1c Request Serial Bootloader!! ~";
 
-static volatile sig_atomic_t got_signal;
-
 uint64_t
 sim_now(void)
 {
@@ -819,30 +817,24 @@ run(struct sim *s, int sfd)
 	}
 }
 
-static void
-on_signal(int sig)
-{
-	got_signal = sig;
-}
-
+/*
+ * The stop signals arrive through a signalfd. They are blocked first, then
+ * given their default disposition: a shell may start us with SIGINT
+ * ignored, and an ignored signal never reaches a signalfd.
+ */
 static int
 setup_signals(void)
 {
-	struct sigaction sa = { .sa_handler = on_signal };
+	static const int stop[] = { SIGTERM, SIGINT, SIGHUP };
 	sigset_t mask;
 
-	/* Handlers first: a shell may start us with SIGINT ignored. */
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
 	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
+	for (size_t i = 0; i < SIM_ARRAY_SIZE(stop); i++)
+		sigaddset(&mask, stop[i]);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
+	for (size_t i = 0; i < SIM_ARRAY_SIZE(stop); i++)
+		signal(stop[i], SIG_DFL);
+	signal(SIGPIPE, SIG_IGN);
 	return signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 

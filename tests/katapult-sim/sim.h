@@ -21,7 +21,7 @@
 #define SIM_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
 #define SIM_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
-/* Frame layout (reference §2). */
+/* The frame layout. */
 #define FRAME_STX1 0x01
 #define FRAME_STX2 0x88
 #define FRAME_SYNC2 0x99
@@ -29,7 +29,7 @@
 #define FRAME_MIN 8
 #define FRAME_MAX 128
 
-/* Commands and responses (reference §3). */
+/* Commands and responses. */
 #define CMD_CONNECT 0x11
 #define CMD_SEND_BLOCK 0x12
 #define CMD_SEND_EOF 0x13

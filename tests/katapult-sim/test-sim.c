@@ -883,7 +883,7 @@ START_TEST(test_crc_check_value)
 }
 END_TEST
 
-START_TEST(test_reference_frames)
+START_TEST(test_known_frames)
 {
 	uint8_t buf[64], addr[4];
 	size_t n;
@@ -910,7 +910,7 @@ START_TEST(test_reference_frames)
 }
 END_TEST
 
-/* The reference's example CONNECT response, byte for byte. */
+/* A known CONNECT response (stm32f446xx, v0.0.1-abc), byte for byte. */
 START_TEST(test_connect_bytes)
 {
 	struct sim *s = sim_start("--mode", "katapult", "--katapult-version", "v0.0.1-abc");
@@ -1241,7 +1241,7 @@ START_TEST(test_full_cycle)
 }
 END_TEST
 
-/* The reference's example: 44 512 bytes at 0x8008000 are 696 blocks on 3 pages. */
+/* A known count: 44 512 bytes at 0x8008000 are 696 blocks on 3 pages. */
 START_TEST(test_eof_page_count)
 {
 	struct sim *s = sim_start("--mode", "katapult");
@@ -2074,7 +2074,7 @@ END_TEST
 KF_TEST_SUITE(sim)
 {
 	kf_test_add(test_crc_check_value);
-	kf_test_add(test_reference_frames);
+	kf_test_add(test_known_frames);
 	kf_test_add(test_connect_bytes);
 	kf_test_add(test_connect_protocol_10);
 	kf_test_add(test_connect_configured);
