@@ -964,15 +964,24 @@ END_TEST
 /* Every CONNECT field follows the options. */
 START_TEST(test_connect_configured)
 {
-	struct sim *s = sim_start("--mode", "katapult", "--mcu", "rp2040", "--serial",
-				  "E66158C4B3522C2A", "--flash-start", "0x10000000", "--app-start",
-				  "0x10004000", "--page-size", "4096", "--flash-size", "0x200000",
-				  "--block-size", "32", "--katapult-version", "");
+	struct sim *s =
+		sim_start("--mode", "katapult", "--mcu", "rp2040", "--serial", "E66158C4B3522C2A",
+			  "--flash-start", "0x10000000", "--app-start", "0x10004000", "--page-size",
+			  "4096", "--flash-size", "0x200000", "--block-size", "32",
+			  "--katapult-version", "", "--usb-port", "1.4.2");
 	char *link = strf("%s/serial/by-id/usb-katapult_rp2040_E66158C4B3522C2A-if00", s->dev);
+	char *bypath = strf("%s/serial/by-path/platform-sim-usb-0:1.4.2:1.0", s->dev);
 	int fd = port_open(s->path);
 	struct connect_info ci;
+	char *a, *b;
 
 	ck_assert_str_eq(s->path, link);
+	a = assert_pty_link(link);
+	b = assert_pty_link(bypath);
+	ck_assert_str_eq(a, b);
+	free(a);
+	free(b);
+	free(bypath);
 	client_connect(fd, &ci);
 	ck_assert_uint_eq(ci.proto, 0x00010100);
 	ck_assert_uint_eq(ci.start, 0x10004000);
@@ -1861,8 +1870,21 @@ START_TEST(test_fault_hangup_mid_transfer)
 	assert_log(s, "hangup");
 	ck_assert(!exists(s->path));
 	close(fd);
+
+	/* the image is written at exit too: the two blocks that made it */
+	ck_assert_int_eq(sim_stop_with(s, SIGTERM), 0);
+	{
+		struct stat st;
+		char *image = kf_test_read_file(s->image);
+
+		ck_assert(image != NULL);
+		ck_assert_int_eq(stat(s->image, &st), 0);
+		ck_assert_int_eq(st.st_size, 2 * BLOCK);
+		ck_assert(memcmp(image, a, 2 * BLOCK) == 0);
+		free(image);
+	}
 	free(a);
-	sim_stop(s);
+	sim_free(s);
 }
 END_TEST
 
