@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -569,31 +570,74 @@ parse_options(int argc, char **argv, struct sim_options *o)
 	return 0;
 }
 
-/* ---- link I/O ---- */
+/* ---- --rate: a line that carries N bytes per second each way ---- */
+
+/*
+ * Like a UART, a direction carries bytes only while it has some to carry:
+ * an idle direction saves nothing up, so a frame takes its time on the
+ * line. A busy one moves at most 2 ms worth of bytes at a time (at least
+ * one byte).
+ */
+static double
+rate_cap(const struct sim *s)
+{
+	return s->opt.rate / 500.0 < 1.0 ? 1.0 : s->opt.rate / 500.0;
+}
 
 static void
 rate_refill(struct sim *s, uint64_t now)
 {
-	double cap, add;
+	double cap = rate_cap(s), add;
 
 	if (!s->opt.rate)
 		return;
-	/* a burst of at most 20 ms worth of bytes, and at least one byte */
-	cap = s->opt.rate / 50.0 < 1.0 ? 1.0 : s->opt.rate / 50.0;
 	add = (double)(now - s->rate_at) * s->opt.rate / 1e9;
 	s->rate_at = now;
-	s->rx_tokens = s->rx_tokens + add > cap ? cap : s->rx_tokens + add;
-	s->tx_tokens = s->tx_tokens + add > cap ? cap : s->tx_tokens + add;
+	s->rx_tokens = s->rx_idle ? 0 : s->rx_tokens + add > cap ? cap : s->rx_tokens + add;
+	s->tx_tokens = !s->out_len ? 0 : s->tx_tokens + add > cap ? cap : s->tx_tokens + add;
 }
 
-/* How many bytes may pass now; SIZE_MAX without --rate. */
+/* The bytes the host wrote that are still to be read. */
 static size_t
-rate_allow(const struct sim *s, double tokens)
+rx_pending(const struct sim *s)
+{
+	int n = 0;
+
+	if (ioctl(s->master, FIONREAD, &n) < 0 || n < 0)
+		return 0;
+	return (size_t)n;
+}
+
+/* The tokens that let @pending bytes move: all of them, or a busy line's worth. */
+static double
+rate_need(const struct sim *s, size_t pending)
+{
+	double cap = rate_cap(s);
+
+	if (pending < 1)
+		return 1.0;
+	return (double)pending < cap ? (double)pending : cap;
+}
+
+/* How many bytes may move now: any number without --rate. */
+static size_t
+rate_allow(const struct sim *s, double tokens, size_t pending)
 {
 	if (!s->opt.rate)
 		return SIZE_MAX;
-	return tokens < 1.0 ? 0 : (size_t)tokens;
+	return tokens >= rate_need(s, pending) ? (size_t)tokens : 0;
 }
+
+/* When they may move. */
+static uint64_t
+rate_ready_at(const struct sim *s, uint64_t now, double tokens, size_t pending)
+{
+	double wait = (rate_need(s, pending) - tokens) / s->opt.rate;
+
+	return now + (wait > 0 ? (uint64_t)(wait * 1e9) : 0) + 1;
+}
+
+/* ---- link I/O ---- */
 
 static void
 check_baud(struct sim *s)
@@ -657,24 +701,37 @@ static void
 do_read(struct sim *s, uint64_t now)
 {
 	uint8_t buf[4096];
-	size_t want = rate_allow(s, s->rx_tokens);
+	size_t want = SIZE_MAX;
 	ssize_t n;
 
-	if (s->master < 0 || want == 0)
+	if (s->master < 0)
 		return;
+	if (s->opt.rate) {
+		size_t pending;
+
+		if (s->rx_idle)
+			return;
+		pending = rx_pending(s);
+		if (!pending) {
+			s->rx_idle = true;
+			return;
+		}
+		want = rate_allow(s, s->rx_tokens, pending);
+		if (!want)
+			return;
+	}
 	if (want > sizeof(buf))
 		want = sizeof(buf);
 	n = read(s->master, buf, want);
-	if (n < 0) {
+	if (n <= 0) {
 		/* EIO: nobody holds the slave; that means no data yet */
-		if (errno == EIO)
+		if (n < 0 && errno == EIO)
 			s->slave_closed = true;
-		else if (errno == EAGAIN)
+		else if (n < 0 && errno == EAGAIN)
 			s->slave_closed = false;
+		s->rx_idle = true;
 		return;
 	}
-	if (n == 0)
-		return;
 	s->slave_closed = false;
 	s->last_rx_at = now;
 	if (s->opt.rate)
@@ -685,7 +742,7 @@ do_read(struct sim *s, uint64_t now)
 static void
 do_write(struct sim *s)
 {
-	size_t want = rate_allow(s, s->tx_tokens);
+	size_t want = rate_allow(s, s->tx_tokens, s->out_len);
 	ssize_t n;
 
 	if (s->master < 0 || s->out_len == 0 || want == 0)
@@ -778,18 +835,37 @@ run(struct sim *s, int sfd)
 
 		deadline = earliest(deadline, s->enumerate_at);
 		deadline = earliest(deadline, s->complete_at);
-		if (s->master >= 0) {
-			bool rx = rate_allow(s, s->rx_tokens) > 0;
-			bool tx = s->out_len && rate_allow(s, s->tx_tokens) > 0;
+		if (s->master >= 0 && s->slave_closed) {
+			/* a master reports POLLHUP for as long as nobody holds the slave */
+			struct pollfd q = { .fd = s->master, .events = POLLIN };
 
+			if (poll(&q, 1, 0) >= 0 && !(q.revents & POLLHUP))
+				s->slave_closed = false;
+		}
+		if (s->master >= 0) {
+			bool rx = true, tx = s->out_len > 0;
+
+			if (s->opt.rate) {
+				/* an idle direction waits for bytes, a busy one for time */
+				size_t pending = s->rx_idle ? 0 : rx_pending(s);
+
+				rx = s->rx_idle || rate_allow(s, s->rx_tokens, pending);
+				if (!rx)
+					deadline = earliest(
+						deadline,
+						rate_ready_at(s, now, s->rx_tokens, pending));
+				if (tx && !rate_allow(s, s->tx_tokens, s->out_len)) {
+					tx = false;
+					deadline = earliest(
+						deadline,
+						rate_ready_at(s, now, s->tx_tokens, s->out_len));
+				}
+			}
 			p[1].fd = s->master;
 			p[1].events =
 				(short)((rx && !s->slave_closed ? POLLIN : 0) | (tx ? POLLOUT : 0));
 			if (p[1].events)
 				np = 2;
-			if (s->opt.rate && (!rx || (s->out_len && !tx)))
-				deadline = earliest(deadline,
-						    now + 1000000u + (uint64_t)(1e9 / s->opt.rate));
 		}
 		if (s->garbage)
 			deadline = earliest(deadline, s->last_rx_at + 20000000u);
@@ -812,6 +888,8 @@ run(struct sim *s, int sfd)
 			s->slave_closed = true;
 		now = sim_now();
 		rate_refill(s, now);
+		if (np == 2 && (p[1].revents & POLLIN))
+			s->rx_idle = false; /* the bytes start their way now */
 		do_read(s, now);
 		do_write(s);
 	}

@@ -140,8 +140,9 @@ struct sim {
 	bool slave_closed;
 	uint8_t *out;
 	size_t out_len, out_cap;
-	double rx_tokens, tx_tokens;
+	double rx_tokens, tx_tokens; /* --rate: bytes that may pass now */
 	uint64_t rate_at;
+	bool rx_idle; /* the last read found nothing */
 	uint64_t last_rx_at;
 	unsigned baud_logged; /* last baud-mismatch value logged, 0 = none */
 	uint8_t request[32];  /* UART Klipper: the last bytes, to find the request */
