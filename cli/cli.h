@@ -104,3 +104,24 @@ cli_install_signal_handlers(struct cli *cli);
 /* The signal that cancelled the run, or 0. */
 int
 cli_caught_signal(void);
+
+/* ---- boards (boards.c) ---- */
+
+/* Load the registry; 0, or the exit code with the problem reported. */
+int
+cli_load_registry(struct cli *cli, struct kflash_registry **reg);
+
+/* The board @name of @reg; 0, or the exit code with the problem reported. */
+int
+cli_find_board(struct cli *cli,
+	       const struct kflash_registry *reg,
+	       const char *name,
+	       struct kflash_board **board);
+
+/* A board as the JSON contract shows it (list, show, add). */
+struct json_object *
+cli_board_json(const struct kflash_board *b);
+
+/* Every field of a board, one per line, for `kflash show`. */
+void
+cli_print_board(const struct kflash_board *b, const char *service_default);

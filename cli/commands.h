@@ -6,3 +6,15 @@
 
 int
 cmd_paths(struct cli *cli, int argc, char **argv);
+
+int
+cmd_list(struct cli *cli, int argc, char **argv);
+
+int
+cmd_show(struct cli *cli, int argc, char **argv);
+
+int
+cmd_add(struct cli *cli, int argc, char **argv);
+
+int
+cmd_remove(struct cli *cli, int argc, char **argv);

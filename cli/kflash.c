@@ -14,6 +14,34 @@
 #include "commands.h"
 
 const struct cli_command cli_commands[] = {
+	{ "list", cmd_list, "", "list the registered boards",
+	  "List the boards in the registry, with their MCU, flash method, last\n"
+	  "flash and serial path. The option --list-devices does the same.\n" },
+	{ "show", cmd_show, "NAME", "show every field of one board",
+	  "Show everything the registry holds about board NAME.\n" },
+	{ "add", cmd_add, "[NAME] [--serial PATH] [--mcu MCU] [OPTIONS]", "register a board",
+	  "Register a board. With NAME and --serial no question is asked (the MCU\n"
+	  "comes from a Klipper or Katapult by-id name, or from --mcu); on a\n"
+	  "terminal, whatever is missing is asked, with a numbered list of the\n"
+	  "serial/by-id entries. The option --add-device does the same.\n\n"
+	  "Options:\n"
+	  "  --serial PATH          the board's tty: a /dev/serial/by-id link, /dev/ttyAMA0, ...\n"
+	  "                         (a path absent right now is accepted, with a warning)\n"
+	  "  --mcu MCU              CONFIG_MCU of its firmware, for example stm32f446xx\n"
+	  "  --method METHOD        auto (Katapult, else make flash; the default),\n"
+	  "                         katapult, make, or sdcard\n"
+	  "  --sdcard-board NAME    the board in Klipper's flash-sdcard list (sdcard method)\n"
+	  "  --baud N               the UART baud rate (CONFIG_SERIAL_BAUD)\n"
+	  "  --klipper-mcu SECTION  its section in printer.cfg: mcu, \"mcu toolhead\", ...\n"
+	  "  --unit UNIT            the Klipper service of this board, when not the default\n"
+	  "  --can-interface IF     its CAN interface, for example can0\n"
+	  "  --can-uuid UUID        its canbus_uuid\n"
+	  "  --notes TEXT           anything worth remembering\n" },
+	{ "remove", cmd_remove, "NAME [--purge]", "unregister a board",
+	  "Remove board NAME from the registry. Its cached config and builds stay,\n"
+	  "unless --purge is given. The option --remove-device NAME does the same.\n\n"
+	  "Options:\n"
+	  "  --purge                also delete its cached .config and its build directories\n" },
 	{ "paths", cmd_paths, "", "show where kflash reads and writes its files",
 	  "Show the locations kflash uses, after command line flags, KFLASH_*\n"
 	  "environment variables and defaults are applied.\n" },

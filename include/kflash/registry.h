@@ -131,8 +131,8 @@ kflash_board_get_mcu(const struct kflash_board *board);
 /**
  * Set the board's serial path: any path to a tty, for example a
  * /dev/serial/by-id link or /dev/ttyAMA0. When it is a by-id name of a
- * Klipper or Katapult device and no USB serial number is set yet, the
- * serial number is taken from it. Absolute paths only.
+ * Klipper or Katapult device, the USB serial number and the MCU are
+ * taken from it where the board has none yet. Absolute paths only.
  */
 int
 kflash_board_set_serial_path(struct kflash_board *board, const char *path);
@@ -361,6 +361,21 @@ kflash_registry_record_flash(struct kflash_context *ctx,
 			     const char *klipper_version,
 			     const char *firmware_hash,
 			     int ok);
+
+/**
+ * Delete what kflash keeps for a board outside the registry: its cached
+ * config (`<config dir>/configs/NAME.config` and `.config.old`) and its
+ * build and state directories under the cache dir (`build/NAME/`,
+ * `boards/NAME/`). The registry is not touched; missing files are fine.
+ * Symbolic links inside are removed, never followed.
+ *
+ * @param ctx The context.
+ * @param name The board name.
+ * @return 0, KFLASH_ERR_INVALID for an invalid name, or the error of the
+ * first file that could not be removed (which names it).
+ */
+int
+kflash_board_purge_files(struct kflash_context *ctx, const char *name);
 
 /** @} */
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <libgen.h>
 #include <poll.h>
 #include <stdio.h>
@@ -372,4 +373,20 @@ kf_lock_release(struct kf_lock *lock)
 	}
 	close(lock->fd);
 	free(lock);
+}
+
+static int
+remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	return (type == FTW_DP ? rmdir(path) : unlink(path)) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+int
+kf_fs_remove_tree(struct kflash_context *ctx, const char *path)
+{
+	if (kf_fs_exists(path) == 0)
+		return 0;
+	if (nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS) < 0)
+		return kf_error_sys(ctx, errno, "cannot remove %s", path);
+	return 0;
 }

@@ -102,3 +102,10 @@ kf_lock_releasep(struct kf_lock **lock)
 }
 
 #define _cleanup_lock_ __attribute__((cleanup(kf_lock_releasep)))
+
+/*
+ * Remove @path and, when it is a directory, everything in it. Symbolic
+ * links are removed, never followed. A missing @path is fine.
+ */
+int
+kf_fs_remove_tree(struct kflash_context *ctx, const char *path);

@@ -250,20 +250,24 @@ KFLASH_EXPORT int
 kflash_board_set_serial_path(struct kflash_board *board, const char *path)
 {
 	const char *base;
-	struct kf_byid id;
+	struct kf_byid id = { 0 };
 	int r;
 
 	r = set_checked(board, "serial_path", "serial path", path, check_path);
-	if (r < 0 || !path || !*path || kflash_board_get_usb_serial(board))
+	if (r < 0 || !path || !*path)
 		return r;
 
-	/* A Klipper or Katapult by-id name carries the chip id. */
+	/* A Klipper or Katapult by-id name carries the MCU and the chip id. */
 	base = strrchr(path, '/') + 1;
-	if (kf_byid_parse(base, &id) == 0) {
-		if (id.kind != KF_BYID_OTHER && id.serial && !check_usb_serial(id.serial))
-			r = set_string(board, "usb_serial", id.serial);
+	if (kf_byid_parse(base, &id) < 0 || id.kind == KF_BYID_OTHER) {
 		kf_byid_clear(&id);
+		return 0;
 	}
+	if (id.serial && !kflash_board_get_usb_serial(board) && !check_usb_serial(id.serial))
+		r = set_string(board, "usb_serial", id.serial);
+	if (r == 0 && id.product && !kflash_board_get_mcu(board) && !check_mcu(id.product))
+		r = set_string(board, "mcu", id.product);
+	kf_byid_clear(&id);
 	return r;
 }
 

@@ -2,11 +2,13 @@
 #include <check.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pty.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli-run.h"
@@ -21,19 +23,14 @@ append(char **buf, size_t *len, const char *data, size_t n)
 	(*buf)[*len] = '\0';
 }
 
-struct kf_cli_result
-kf_cli_run(const char *const *env, const char *const *argv)
+/* The command line that runs kflash @argv: under valgrind in its setup. */
+static void
+build_args(const char **args, const char *const *argv)
 {
 	const char *bin = getenv("KF_KFLASH_BIN");
-	struct kf_cli_result r = { 0 };
-	int out[2], err[2], status;
-	size_t out_len = 0, err_len = 0;
-	const char *args[64];
 	size_t n = 0;
-	pid_t pid;
 
 	ck_assert_msg(bin != NULL, "KF_KFLASH_BIN is not set (run the tests with meson test)");
-	/* In the valgrind setup, the CLI runs under valgrind too. */
 	if (getenv("KF_TEST_VALGRIND_CLI")) {
 		args[n++] = "valgrind";
 		args[n++] = "-q";
@@ -47,6 +44,18 @@ kf_cli_run(const char *const *env, const char *const *argv)
 		args[n++] = argv[i];
 	}
 	args[n] = NULL;
+}
+
+struct kf_cli_result
+kf_cli_run(const char *const *env, const char *const *argv)
+{
+	struct kf_cli_result r = { 0 };
+	int out[2], err[2], status;
+	size_t out_len = 0, err_len = 0;
+	const char *args[64];
+	pid_t pid;
+
+	build_args(args, argv);
 
 	ck_assert_int_eq(pipe(out), 0);
 	ck_assert_int_eq(pipe(err), 0);
@@ -169,4 +178,74 @@ kf_cli_env(const char *dir)
 	env[i++] = "KFLASH_SERVICE=klipper";
 	env[i] = NULL;
 	return env;
+}
+
+/* Read from the pty into @r->out until @needle shows after @from; 0 on EOF. */
+static int
+pty_expect(int fd,
+	   struct kf_cli_result *r,
+	   size_t *len,
+	   size_t *from,
+	   const char *needle,
+	   int timeout_ms)
+{
+	struct timespec start, now;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		char buf[1024];
+		const char *hit = needle ? strstr(r->out + *from, needle) : NULL;
+		ssize_t got;
+		long waited;
+
+		if (hit) {
+			*from = (size_t)(hit - r->out) + strlen(needle);
+			return 1;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		waited = (now.tv_sec - start.tv_sec) * 1000 +
+			 (now.tv_nsec - start.tv_nsec) / 1000000;
+		ck_assert_msg(waited < timeout_ms, "no \"%s\" on the terminal after %d ms:\n%s",
+			      needle ? needle : "end", timeout_ms, r->out);
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		got = read(fd, buf, sizeof(buf));
+		if (got <= 0)
+			return 0; /* EIO: the child closed the terminal */
+		append(&r->out, len, buf, (size_t)got);
+	}
+}
+
+struct kf_cli_result
+kf_cli_pty(const char *const *env, const char *const *argv, const char *const *script)
+{
+	struct kf_cli_result r = { 0 };
+	int timeout_ms = getenv("RUNNING_ON_VALGRIND") ? 60000 : 10000;
+	size_t len = 0, from = 0;
+	const char *args[64];
+	int fd, status;
+	pid_t pid;
+
+	build_args(args, argv);
+	pid = forkpty(&fd, NULL, NULL, NULL);
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		for (const char *const *e = env; e && *e; e++)
+			putenv((char *)*e);
+		execvp(args[0], (char *const *)args);
+		_exit(127);
+	}
+	r.out = strdup("");
+	r.err = strdup("");
+	for (const char *const *s = script; s && s[0]; s += 2) {
+		ck_assert_msg(pty_expect(fd, &r, &len, &from, s[0], timeout_ms),
+			      "kflash ended before \"%s\":\n%s", s[0], r.out);
+		ck_assert_int_eq(write(fd, s[1], strlen(s[1])), (ssize_t)strlen(s[1]));
+	}
+	pty_expect(fd, &r, &len, &from, NULL, timeout_ms);
+	close(fd);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	return r;
 }

@@ -22,6 +22,15 @@ kf_cli_run(const char *const *env, const char *const *argv);
 struct kf_cli_result
 kf_cli(const char *const *env, const char *arg, ...) __attribute__((sentinel));
 
+/*
+ * Run kflash on a new pseudo-terminal (stdin, stdout and stderr), as a
+ * user at a terminal would. @script holds pairs: wait until the terminal
+ * shows the first string, then type the second; NULL ends it. The result's
+ * out holds everything the terminal showed; err is empty.
+ */
+struct kf_cli_result
+kf_cli_pty(const char *const *env, const char *const *argv, const char *const *script);
+
 void
 kf_cli_result_free(struct kf_cli_result *r);
 

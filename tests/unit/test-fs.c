@@ -411,6 +411,32 @@ START_TEST(fs_lock_file_errors)
 }
 END_TEST
 
+START_TEST(fs_remove_tree_never_follows_links)
+{
+	char *tree, *outside, *cmd, *kept;
+
+	setup();
+	tree = path_in("tree");
+	outside = path_in("outside");
+	ck_assert(asprintf(&cmd,
+			   "mkdir -p '%s/a/b' '%s' && echo x > '%s/a/b/f' && "
+			   "echo keep > '%s/kept' && ln -s '%s' '%s/a/link'",
+			   tree, outside, tree, outside, outside, tree) > 0);
+	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_eq(kf_fs_remove_tree(ctx, tree), 0);
+	ck_assert_int_eq(kf_fs_exists(tree), 0);
+	ck_assert(asprintf(&kept, "%s/kept", outside) > 0);
+	ck_assert_int_eq(kf_fs_exists(kept), 1);
+	/* Missing is fine. */
+	ck_assert_int_eq(kf_fs_remove_tree(ctx, tree), 0);
+	free(tree);
+	free(outside);
+	free(cmd);
+	free(kept);
+	teardown();
+}
+END_TEST
+
 KF_TEST_SUITE(fs)
 {
 	kf_test_add(fs_mkdir_p_creates_private_dirs);
@@ -422,4 +448,5 @@ KF_TEST_SUITE(fs)
 	kf_test_add(fs_lock_waits_for_a_release);
 	kf_test_add(fs_lock_wait_can_be_cancelled);
 	kf_test_add(fs_lock_file_errors);
+	kf_test_add(fs_remove_tree_never_follows_links);
 }

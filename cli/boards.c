@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: MIT */
+/* Boards as the CLI shows them: JSON records and the text of `show`. */
+#include <inttypes.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+
+int
+cli_load_registry(struct cli *cli, struct kflash_registry **reg)
+{
+	int r = kflash_registry_load(cli->ctx, reg);
+
+	return cli_fail(cli, r);
+}
+
+int
+cli_find_board(struct cli *cli,
+	       const struct kflash_registry *reg,
+	       const char *name,
+	       struct kflash_board **board)
+{
+	*board = kflash_registry_find_board(reg, name);
+	if (*board)
+		return 0;
+	cli_message(cli, "error:", "no board named '%s' is registered; see kflash list", name);
+	return cli_exit_code(KFLASH_ERR_NOT_FOUND);
+}
+
+static struct json_object *
+last_flash_json(const struct kflash_board *b)
+{
+	struct json_object *lf;
+	char when[32] = "";
+	time_t t = (time_t)kflash_board_get_last_flash_time(b);
+	struct tm tm;
+
+	if (!kflash_board_has_last_flash(b))
+		return NULL;
+	if (t > 0 && gmtime_r(&t, &tm))
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	lf = json_object_new_object();
+	json_object_object_add(lf, "klipper_version",
+			       cli_json_string(kflash_board_get_last_flash_version(b)));
+	json_object_object_add(lf, "time", cli_json_string(*when ? when : NULL));
+	json_object_object_add(lf, "firmware_hash",
+			       cli_json_string(kflash_board_get_last_flash_hash(b)));
+	json_object_object_add(
+		lf, "result",
+		json_object_new_string(kflash_board_get_last_flash_ok(b) ? "success" : "failed"));
+	return lf;
+}
+
+struct json_object *
+cli_board_json(const struct kflash_board *b)
+{
+	struct json_object *o = json_object_new_object();
+	uint32_t baud = kflash_board_get_baud(b);
+
+	json_object_object_add(o, "name", cli_json_string(kflash_board_get_name(b)));
+	json_object_object_add(o, "mcu", cli_json_string(kflash_board_get_mcu(b)));
+	json_object_object_add(o, "serial", cli_json_string(kflash_board_get_serial_path(b)));
+	json_object_object_add(o, "usb_serial", cli_json_string(kflash_board_get_usb_serial(b)));
+	json_object_object_add(o, "method",
+			       cli_json_string(kflash_method_name(kflash_board_get_method(b))));
+	json_object_object_add(o, "sdcard_board",
+			       cli_json_string(kflash_board_get_sdcard_board(b)));
+	json_object_object_add(o, "baud", baud ? json_object_new_int64(baud) : NULL);
+	json_object_object_add(o, "can_interface",
+			       cli_json_string(kflash_board_get_can_interface(b)));
+	json_object_object_add(o, "can_uuid", cli_json_string(kflash_board_get_can_uuid(b)));
+	json_object_object_add(o, "klipper_mcu", cli_json_string(kflash_board_get_klipper_mcu(b)));
+	json_object_object_add(o, "service", cli_json_string(kflash_board_get_service(b)));
+	json_object_object_add(o, "notes", cli_json_string(kflash_board_get_notes(b)));
+	json_object_object_add(o, "connection", NULL);
+	json_object_object_add(o, "last_flash", last_flash_json(b));
+	return o;
+}
+
+void
+cli_print_board(const struct kflash_board *b, const char *service_default)
+{
+	struct json_object *o = cli_board_json(b), *lf;
+	static const struct {
+		const char *key, *label;
+	} rows[] = {
+		{ "name", "Name" },          { "mcu", "MCU" },
+		{ "serial", "Serial path" }, { "usb_serial", "USB serial" },
+		{ "method", "Method" },      { "sdcard_board", "SD card board" },
+		{ "baud", "Baud" },          { "can_interface", "CAN interface" },
+		{ "can_uuid", "CAN UUID" },  { "klipper_mcu", "Klipper MCU" },
+		{ "service", "Service" },    { "notes", "Notes" },
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct json_object *v = json_object_object_get(o, rows[i].key);
+
+		if (v)
+			printf("%-15s %s\n", rows[i].label, json_object_get_string(v));
+		else if (strcmp(rows[i].key, "service") == 0)
+			printf("%-15s %s (default)\n", rows[i].label, service_default);
+	}
+	lf = json_object_object_get(o, "last_flash");
+	if (lf)
+		printf("%-15s %s, %s, at %s\n", "Last flash",
+		       json_object_get_string(json_object_object_get(lf, "result")),
+		       json_object_get_string(json_object_object_get(lf, "klipper_version"))
+			       ?: "unknown version",
+		       json_object_get_string(json_object_object_get(lf, "time")) ?: "?");
+	else
+		printf("%-15s never by kflash\n", "Last flash");
+	json_object_put(o);
+}

@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: MIT */
+/* kflash list, kflash show NAME: the registered boards. */
+#include <string.h>
+
+#include "commands.h"
+
+static int
+no_extra_args(struct cli *cli, int argc, char **argv, int want)
+{
+	if (argc - optind > want)
+		return cli_usage_error(cli, "unexpected argument '%s'", argv[optind + want]);
+	if (argc - optind < want)
+		return cli_usage_error(cli, "missing the board name");
+	return 0;
+}
+
+static void
+print_table(const struct kflash_registry *reg)
+{
+	size_t n = kflash_registry_get_board_count(reg);
+
+	if (n == 0) {
+		printf("No boards registered. Add one with: kflash add\n");
+		return;
+	}
+	printf("%-16s %-14s %-9s %-12s %s\n", "NAME", "MCU", "METHOD", "LAST FLASH", "SERIAL");
+	for (size_t i = 0; i < n; i++) {
+		const struct kflash_board *b = kflash_registry_get_board(reg, i);
+		const char *last = "never";
+
+		if (kflash_board_has_last_flash(b))
+			last = kflash_board_get_last_flash_ok(b) ? "ok" : "failed";
+		printf("%-16s %-14s %-9s %-12s %s\n", kflash_board_get_name(b),
+		       kflash_board_get_mcu(b), kflash_method_name(kflash_board_get_method(b)),
+		       last, kflash_board_get_serial_path(b) ?: "-");
+	}
+}
+
+int
+cmd_list(struct cli *cli, int argc, char **argv)
+{
+	struct kflash_registry *reg;
+	int c = cli_getopt(cli, argc, argv, "", NULL), r;
+
+	if (c == 'h')
+		return cli_command_help(cli);
+	if (c != -1)
+		return CLI_EXIT_USAGE;
+	r = no_extra_args(cli, argc, argv, 0);
+	if (r)
+		return r;
+	r = cli_load_registry(cli, &reg);
+	if (r)
+		return r;
+	if (cli->json) {
+		struct json_object *doc = json_object_new_object(),
+				   *boards = json_object_new_array();
+
+		for (size_t i = 0; i < kflash_registry_get_board_count(reg); i++)
+			json_object_array_add(boards,
+					      cli_board_json(kflash_registry_get_board(reg, i)));
+		json_object_object_add(doc, "boards", boards);
+		r = cli_print_json(cli, doc);
+	} else {
+		print_table(reg);
+	}
+	kflash_registry_unref(reg);
+	return cli_exit_code(r);
+}
+
+int
+cmd_show(struct cli *cli, int argc, char **argv)
+{
+	struct kflash_registry *reg;
+	struct kflash_board *board;
+	int c = cli_getopt(cli, argc, argv, "", NULL), r;
+
+	if (c == 'h')
+		return cli_command_help(cli);
+	if (c != -1)
+		return CLI_EXIT_USAGE;
+	r = no_extra_args(cli, argc, argv, 1);
+	if (r)
+		return r;
+	r = cli_load_registry(cli, &reg);
+	if (r)
+		return r;
+	r = cli_find_board(cli, reg, argv[optind], &board);
+	if (r == 0 && cli->json)
+		r = cli_print_json(cli, cli_board_json(board));
+	else if (r == 0)
+		cli_print_board(board, kflash_context_get_service(cli->ctx));
+	kflash_registry_unref(reg);
+	return cli_exit_code(r);
+}
