@@ -52,7 +52,55 @@ last_flash_json(const struct kflash_board *b)
 }
 
 struct json_object *
-cli_board_json(const struct kflash_board *b)
+cli_connection_json(struct cli *cli, struct kflash_discovery *d, const struct kflash_board *b)
+{
+	struct json_object *o;
+	struct kflash_device *dev = NULL;
+	const char *state, *path = NULL;
+	int r;
+
+	if (!d)
+		return NULL;
+	r = kflash_discovery_find_board(d, b, &dev);
+	if (r == 0)
+		state = "connected";
+	else if (r == KFLASH_ERR_NOT_FOUND)
+		state = "missing";
+	else if (r == KFLASH_ERR_AMBIGUOUS)
+		state = "ambiguous";
+	else
+		return NULL;
+	if (r == KFLASH_ERR_AMBIGUOUS)
+		cli_message(cli, "warning:", "%s", kflash_context_last_error(cli->ctx));
+	/* The by-id link, else the tty: as registered when matched by path. */
+	if (dev && (kflash_device_get_by_id(dev) || kflash_board_get_usb_serial(b)))
+		path = kflash_device_get_path(dev);
+	else if (dev)
+		path = kflash_board_get_serial_path(b);
+	o = json_object_new_object();
+	json_object_object_add(o, "state", json_object_new_string(state));
+	json_object_object_add(
+		o, "mode",
+		dev ? json_object_new_string(kflash_device_mode_name(kflash_device_get_mode(dev)))
+		    : NULL);
+	json_object_object_add(o, "path", cli_json_string(path));
+	kflash_device_unref(dev);
+	return o;
+}
+
+int
+cli_scan(struct cli *cli, struct kflash_discovery **d)
+{
+	int r = kflash_discovery_scan(cli->ctx, d);
+
+	if (r < 0)
+		cli_message(cli, "warning:", "cannot tell which boards are connected: %s",
+			    kflash_context_last_error(cli->ctx));
+	return r;
+}
+
+struct json_object *
+cli_board_json(const struct kflash_board *b, struct json_object *connection)
 {
 	struct json_object *o = json_object_new_object();
 	uint32_t baud = kflash_board_get_baud(b);
@@ -72,15 +120,17 @@ cli_board_json(const struct kflash_board *b)
 	json_object_object_add(o, "klipper_mcu", cli_json_string(kflash_board_get_klipper_mcu(b)));
 	json_object_object_add(o, "service", cli_json_string(kflash_board_get_service(b)));
 	json_object_object_add(o, "notes", cli_json_string(kflash_board_get_notes(b)));
-	json_object_object_add(o, "connection", NULL);
+	json_object_object_add(o, "connection", connection);
 	json_object_object_add(o, "last_flash", last_flash_json(b));
 	return o;
 }
 
 void
-cli_print_board(const struct kflash_board *b, const char *service_default)
+cli_print_board(const struct kflash_board *b,
+		const char *service_default,
+		struct json_object *connection)
 {
-	struct json_object *o = cli_board_json(b), *lf;
+	struct json_object *o = cli_board_json(b, connection), *lf, *conn;
 	static const struct {
 		const char *key, *label;
 	} rows[] = {
@@ -100,6 +150,14 @@ cli_print_board(const struct kflash_board *b, const char *service_default)
 		else if (strcmp(rows[i].key, "service") == 0)
 			printf("%-15s %s (default)\n", rows[i].label, service_default);
 	}
+	conn = json_object_object_get(o, "connection");
+	if (conn)
+		printf("%-15s %s%s%s%s%s\n", "Connection",
+		       json_object_get_string(json_object_object_get(conn, "state")),
+		       json_object_object_get(conn, "mode") ? ", " : "",
+		       json_object_get_string(json_object_object_get(conn, "mode")) ?: "",
+		       json_object_object_get(conn, "path") ? " at " : "",
+		       json_object_get_string(json_object_object_get(conn, "path")) ?: "");
 	lf = json_object_object_get(o, "last_flash");
 	if (lf)
 		printf("%-15s %s, %s, at %s\n", "Last flash",

@@ -118,10 +118,24 @@ cli_find_board(struct cli *cli,
 	       const char *name,
 	       struct kflash_board **board);
 
-/* A board as the JSON contract shows it (list, show, add). */
-struct json_object *
-cli_board_json(const struct kflash_board *b);
+/* Scan for devices; on failure a warning is printed and *d is NULL. */
+int
+cli_scan(struct cli *cli, struct kflash_discovery **d);
 
-/* Every field of a board, one per line, for `kflash show`. */
+/*
+ * The board's connection as the JSON contract shows it:
+ * {"state": "connected"|"missing"|"ambiguous", "mode", "path"}, or NULL
+ * (JSON null) when @d is NULL.
+ */
+struct json_object *
+cli_connection_json(struct cli *cli, struct kflash_discovery *d, const struct kflash_board *b);
+
+/* A board as the JSON contract shows it (list, show, add); takes @connection. */
+struct json_object *
+cli_board_json(const struct kflash_board *b, struct json_object *connection);
+
+/* Every field of a board, one per line, for `kflash show`; takes @connection. */
 void
-cli_print_board(const struct kflash_board *b, const char *service_default);
+cli_print_board(const struct kflash_board *b,
+		const char *service_default,
+		struct json_object *connection);

@@ -384,7 +384,7 @@ cmd_add(struct cli *cli, int argc, char **argv)
 	if (r == 0) {
 		warn_if_absent(cli, kflash_board_get_serial_path(b));
 		if (cli->json)
-			r = cli_exit_code(cli_print_json(cli, cli_board_json(b)));
+			r = cli_exit_code(cli_print_json(cli, cli_board_json(b, NULL)));
 		else if (cli->verbosity >= 0)
 			fprintf(stderr, "Added board %s (%s). Next: kflash config %s\n",
 				kflash_board_get_name(b), kflash_board_get_mcu(b),

@@ -15,24 +15,40 @@ no_extra_args(struct cli *cli, int argc, char **argv, int want)
 }
 
 static void
-print_table(const struct kflash_registry *reg)
+print_table(struct cli *cli, const struct kflash_registry *reg, struct kflash_discovery *d)
 {
 	size_t n = kflash_registry_get_board_count(reg);
 
 	if (n == 0) {
-		printf("No boards registered. Add one with: kflash add\n");
+		printf("No boards registered. Add one with: kflash add (kflash scan lists "
+		       "what is plugged in)\n");
 		return;
 	}
-	printf("%-16s %-14s %-9s %-12s %s\n", "NAME", "MCU", "METHOD", "LAST FLASH", "SERIAL");
+	printf("%-16s %-14s %-9s %-7s %-22s %s\n", "NAME", "MCU", "METHOD", "LAST", "CONNECTION",
+	       "PATH");
 	for (size_t i = 0; i < n; i++) {
 		const struct kflash_board *b = kflash_registry_get_board(reg, i);
-		const char *last = "never";
+		struct json_object *conn = cli_connection_json(cli, d, b);
+		const char *last = "never", *state = "?", *path = NULL;
+		char connection[64];
 
 		if (kflash_board_has_last_flash(b))
 			last = kflash_board_get_last_flash_ok(b) ? "ok" : "failed";
-		printf("%-16s %-14s %-9s %-12s %s\n", kflash_board_get_name(b),
-		       kflash_board_get_mcu(b), kflash_method_name(kflash_board_get_method(b)),
-		       last, kflash_board_get_serial_path(b) ?: "-");
+		if (conn) {
+			const char *mode =
+				json_object_get_string(json_object_object_get(conn, "mode"));
+
+			state = json_object_get_string(json_object_object_get(conn, "state"));
+			path = json_object_get_string(json_object_object_get(conn, "path"));
+			snprintf(connection, sizeof(connection), "%s%s%s", state, mode ? ", " : "",
+				 mode ? mode : "");
+		} else {
+			snprintf(connection, sizeof(connection), "unknown");
+		}
+		printf("%-16s %-14s %-9s %-7s %-22s %s\n", kflash_board_get_name(b),
+		       kflash_board_get_mcu(b), kflash_method_name(kflash_board_get_method(b)), last,
+		       connection, path ? path : kflash_board_get_serial_path(b) ?: "-");
+		json_object_put(conn);
 	}
 }
 
@@ -40,6 +56,7 @@ int
 cmd_list(struct cli *cli, int argc, char **argv)
 {
 	struct kflash_registry *reg;
+	struct kflash_discovery *d = NULL;
 	int c = cli_getopt(cli, argc, argv, "", NULL), r;
 
 	if (c == 'h')
@@ -52,18 +69,24 @@ cmd_list(struct cli *cli, int argc, char **argv)
 	r = cli_load_registry(cli, &reg);
 	if (r)
 		return r;
+	if (kflash_registry_get_board_count(reg) > 0)
+		cli_scan(cli, &d);
 	if (cli->json) {
 		struct json_object *doc = json_object_new_object(),
 				   *boards = json_object_new_array();
 
-		for (size_t i = 0; i < kflash_registry_get_board_count(reg); i++)
+		for (size_t i = 0; i < kflash_registry_get_board_count(reg); i++) {
+			const struct kflash_board *b = kflash_registry_get_board(reg, i);
+
 			json_object_array_add(boards,
-					      cli_board_json(kflash_registry_get_board(reg, i)));
+					      cli_board_json(b, cli_connection_json(cli, d, b)));
+		}
 		json_object_object_add(doc, "boards", boards);
 		r = cli_print_json(cli, doc);
 	} else {
-		print_table(reg);
+		print_table(cli, reg, d);
 	}
+	kflash_discovery_unref(d);
 	kflash_registry_unref(reg);
 	return cli_exit_code(r);
 }
@@ -72,6 +95,7 @@ int
 cmd_show(struct cli *cli, int argc, char **argv)
 {
 	struct kflash_registry *reg;
+	struct kflash_discovery *d = NULL;
 	struct kflash_board *board;
 	int c = cli_getopt(cli, argc, argv, "", NULL), r;
 
@@ -86,10 +110,16 @@ cmd_show(struct cli *cli, int argc, char **argv)
 	if (r)
 		return r;
 	r = cli_find_board(cli, reg, argv[optind], &board);
-	if (r == 0 && cli->json)
-		r = cli_print_json(cli, cli_board_json(board));
-	else if (r == 0)
-		cli_print_board(board, kflash_context_get_service(cli->ctx));
+	if (r == 0) {
+		cli_scan(cli, &d);
+		if (cli->json)
+			r = cli_print_json(
+				cli, cli_board_json(board, cli_connection_json(cli, d, board)));
+		else
+			cli_print_board(board, kflash_context_get_service(cli->ctx),
+					cli_connection_json(cli, d, board));
+	}
+	kflash_discovery_unref(d);
 	kflash_registry_unref(reg);
 	return cli_exit_code(r);
 }

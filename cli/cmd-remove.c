@@ -48,6 +48,7 @@ cmd_remove(struct cli *cli, int argc, char **argv)
 	if (cli->verbosity >= 0)
 		fprintf(stderr, "Removed board %s%s.\n", name,
 			purge ? " and its cached config and builds"
-			      : "; its cached config and builds, if any, stay (--purge deletes them)");
+			      : "; its cached config and builds, if any, stay (--purge deletes "
+				"them)");
 	return 0;
 }

@@ -18,3 +18,6 @@ cmd_add(struct cli *cli, int argc, char **argv);
 
 int
 cmd_remove(struct cli *cli, int argc, char **argv);
+
+int
+cmd_scan(struct cli *cli, int argc, char **argv);

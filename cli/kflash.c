@@ -42,6 +42,11 @@ const struct cli_command cli_commands[] = {
 	  "unless --purge is given. The option --remove-device NAME does the same.\n\n"
 	  "Options:\n"
 	  "  --purge                also delete its cached .config and its build directories\n" },
+	{ "scan", cmd_scan, "", "list plugged-in devices that are not registered",
+	  "List the devices plugged in now that no registered board claims: boards\n"
+	  "running Klipper or Katapult, USB-serial adapters, and boards in a ROM\n"
+	  "bootloader (STM32 DFU, RP2040 BOOTSEL) or acting as a USB-to-CAN bridge.\n"
+	  "Each one that can be added comes with a ready kflash add line.\n" },
 	{ "paths", cmd_paths, "", "show where kflash reads and writes its files",
 	  "Show the locations kflash uses, after command line flags, KFLASH_*\n"
 	  "environment variables and defaults are applied.\n" },

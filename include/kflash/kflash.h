@@ -23,6 +23,7 @@
 
 #include <kflash/context.h>
 #include <kflash/registry.h>
+#include <kflash/discovery.h>
 #include <kflash/error.h>
 #include <kflash/event.h>
 

@@ -202,7 +202,9 @@ read_root(struct kflash_context *ctx, const char *path, struct json_object **ret
 	int r;
 
 	*ret = NULL;
-	r = kf_fs_read_file(ctx, path, REGISTRY_MAX_SIZE, KF_FS_NOFOLLOW, &text, &len);
+	r = kf_fs_exists(path) == 0
+		    ? KFLASH_ERR_NOT_FOUND
+		    : kf_fs_read_file(ctx, path, REGISTRY_MAX_SIZE, KF_FS_NOFOLLOW, &text, &len);
 	if (r == KFLASH_ERR_NOT_FOUND) {
 		*ret = empty_root();
 		return *ret ? 0 : kf_error(ctx, KFLASH_ERR_NO_MEMORY, "out of memory");

@@ -210,6 +210,7 @@ publish_usbfs(struct sim *s, const struct usb_identity *id)
 		s->next_devnum = devnum >= 127 ? 2 : devnum + 1;
 		if (link(tmp, path) == 0) {
 			s->usbfs = path;
+			r = 0;
 			goto out_unlink;
 		}
 		r = -errno;

@@ -1,0 +1,230 @@
+/* SPDX-License-Identifier: MIT */
+/* kflash scan: the devices plugged in that no registered board claims. */
+#include <ctype.h>
+#include <string.h>
+
+#include "commands.h"
+
+/* Is @dev the device of one of the registered boards? */
+static bool
+is_claimed(struct kflash_discovery *d,
+	   const struct kflash_registry *reg,
+	   const struct kflash_device *dev)
+{
+	for (size_t i = 0; i < kflash_registry_get_board_count(reg); i++) {
+		struct kflash_device *found = NULL;
+		bool same;
+
+		if (kflash_discovery_find_board(d, kflash_registry_get_board(reg, i), &found) < 0)
+			continue;
+		same = found == dev ||
+		       strcmp(kflash_device_get_path(found), kflash_device_get_path(dev)) == 0;
+		kflash_device_unref(found);
+		if (same)
+			return true;
+	}
+	return false;
+}
+
+/* The names suggested so far in this run. */
+#define SUGGESTED_MAX 64
+static char *suggested[SUGGESTED_MAX];
+static size_t n_suggested;
+
+static bool
+name_taken(const struct kflash_registry *reg, const char *name)
+{
+	for (size_t i = 0; i < n_suggested; i++)
+		if (strcmp(suggested[i], name) == 0)
+			return true;
+	return kflash_registry_find_board(reg, name) != NULL;
+}
+
+/* A free board name from the MCU: "stm32f446xx" -> "stm32f446", "stm32f446-2", ... */
+static void
+suggest_name(const struct kflash_registry *reg, const char *mcu, char *name, size_t size)
+{
+	char base[24];
+	size_t n = 0;
+
+	for (const char *c = mcu ? mcu : "board"; *c && n < sizeof(base) - 1; c++)
+		if (isalnum((unsigned char)*c))
+			base[n++] = (char)tolower((unsigned char)*c);
+	while (n > 4 && base[n - 1] == 'x')
+		n--;
+	base[n] = '\0';
+	if (n == 0 || !kflash_board_name_is_valid(base))
+		snprintf(base, sizeof(base), "board");
+	snprintf(name, size, "%s", base);
+	for (int i = 2; name_taken(reg, name) && i < 100; i++)
+		snprintf(name, size, "%s-%d", base, i);
+	if (n_suggested < SUGGESTED_MAX)
+		suggested[n_suggested++] = strdup(name);
+}
+
+/* What to do with a device that has no tty, or NULL for a tty. */
+static const char *
+ttyless_note(enum kflash_device_mode mode)
+{
+	switch (mode) {
+	case KFLASH_MODE_DFU:
+	case KFLASH_MODE_RP2_BOOT:
+		return "a board in its ROM bootloader, without a serial port: flash Klipper or "
+		       "Katapult onto it once (make flash), then it shows up here to be added";
+	case KFLASH_MODE_CAN_BRIDGE:
+		return "a Klipper USB-to-CAN bridge: boards behind it are on CAN, which this "
+		       "version of kflash cannot flash";
+	default:
+		return NULL;
+	}
+}
+
+static char *
+suggested_add(const struct kflash_registry *reg, const struct kflash_device *dev)
+{
+	const char *mcu = kflash_device_get_mcu(dev);
+	char name[40], *line = NULL;
+
+	if (ttyless_note(kflash_device_get_mode(dev)))
+		return NULL;
+	suggest_name(reg, mcu, name, sizeof(name));
+	if (asprintf(&line, "kflash add %s --serial %s%s%s", name, kflash_device_get_path(dev),
+		     mcu && kflash_device_get_by_id(dev) ? "" : " --mcu ",
+		     mcu && kflash_device_get_by_id(dev) ? ""
+		     : mcu                               ? mcu
+							 : "MCU") < 0)
+		return NULL;
+	return line;
+}
+
+static struct json_object *
+hex4(unsigned int v)
+{
+	char s[16];
+
+	if (!v)
+		return NULL;
+	snprintf(s, sizeof(s), "%04x", v & 0xffff);
+	return json_object_new_string(s);
+}
+
+static struct json_object *
+device_json(const struct kflash_device *dev, const char *add)
+{
+	struct json_object *o = json_object_new_object();
+	const char *note = ttyless_note(kflash_device_get_mode(dev));
+
+	json_object_object_add(
+		o, "mode",
+		json_object_new_string(kflash_device_mode_name(kflash_device_get_mode(dev))));
+	json_object_object_add(o, "mcu", cli_json_string(kflash_device_get_mcu(dev)));
+	json_object_object_add(o, "serial_number",
+			       cli_json_string(kflash_device_get_serial_number(dev)));
+	json_object_object_add(o, "vid", hex4(kflash_device_get_vid(dev)));
+	json_object_object_add(o, "pid", hex4(kflash_device_get_pid(dev)));
+	json_object_object_add(o, "path", cli_json_string(kflash_device_get_path(dev)));
+	json_object_object_add(o, "by_path", cli_json_string(kflash_device_get_by_path(dev)));
+	json_object_object_add(o, "devnode", cli_json_string(kflash_device_get_devnode(dev)));
+	json_object_object_add(o, "usb_port", cli_json_string(kflash_device_get_usb_port(dev)));
+	json_object_object_add(o, "manufacturer",
+			       cli_json_string(kflash_device_get_manufacturer(dev)));
+	json_object_object_add(o, "product", cli_json_string(kflash_device_get_product(dev)));
+	json_object_object_add(o, "net_interface",
+			       cli_json_string(kflash_device_get_net_interface(dev)));
+	json_object_object_add(o, "suggested_add", cli_json_string(add));
+	json_object_object_add(o, "note", cli_json_string(note));
+	return o;
+}
+
+static void
+print_device(const struct kflash_device *dev, const char *add)
+{
+	const char *note = ttyless_note(kflash_device_get_mode(dev));
+	const char *sep = " (";
+
+	printf("%s %s", kflash_device_mode_name(kflash_device_get_mode(dev)),
+	       kflash_device_get_path(dev));
+	if (kflash_device_get_vid(dev)) {
+		printf("%s%04x:%04x", sep, kflash_device_get_vid(dev), kflash_device_get_pid(dev));
+		sep = ", ";
+	}
+	if (kflash_device_get_mcu(dev)) {
+		printf("%s%s", sep, kflash_device_get_mcu(dev));
+		sep = ", ";
+	}
+	if (kflash_device_get_serial_number(dev)) {
+		printf("%sserial %s", sep, kflash_device_get_serial_number(dev));
+		sep = ", ";
+	}
+	if (kflash_device_get_usb_port(dev)) {
+		printf("%sUSB port %s", sep, kflash_device_get_usb_port(dev));
+		sep = ", ";
+	}
+	if (kflash_device_get_net_interface(dev)) {
+		printf("%s%s", sep, kflash_device_get_net_interface(dev));
+		sep = ", ";
+	}
+	printf("%s\n", sep[0] == ',' ? ")" : "");
+	if (add)
+		printf("    add it: %s\n", add);
+	if (note)
+		printf("    %s\n", note);
+}
+
+int
+cmd_scan(struct cli *cli, int argc, char **argv)
+{
+	struct kflash_registry *reg;
+	struct kflash_discovery *d;
+	struct json_object *devices = NULL;
+	size_t shown = 0, claimed = 0;
+	int c = cli_getopt(cli, argc, argv, "", NULL), r;
+
+	if (c == 'h')
+		return cli_command_help(cli);
+	if (c != -1)
+		return CLI_EXIT_USAGE;
+	if (optind < argc)
+		return cli_usage_error(cli, "unexpected argument '%s'", argv[optind]);
+	r = cli_load_registry(cli, &reg);
+	if (r)
+		return r;
+	r = kflash_discovery_scan(cli->ctx, &d);
+	if (r < 0) {
+		kflash_registry_unref(reg);
+		return cli_fail(cli, r);
+	}
+	if (cli->json)
+		devices = json_object_new_array();
+	for (size_t i = 0; i < kflash_discovery_get_device_count(d); i++) {
+		const struct kflash_device *dev = kflash_discovery_get_device(d, i);
+		char *add;
+
+		if (is_claimed(d, reg, dev)) {
+			claimed++;
+			continue;
+		}
+		add = suggested_add(reg, dev);
+		if (devices)
+			json_object_array_add(devices, device_json(dev, add));
+		else
+			print_device(dev, add);
+		free(add);
+		shown++;
+	}
+	if (devices) {
+		struct json_object *doc = json_object_new_object();
+
+		json_object_object_add(doc, "devices", devices);
+		json_object_object_add(doc, "claimed", json_object_new_int64((int64_t)claimed));
+		r = cli_print_json(cli, doc);
+	} else if (shown == 0) {
+		printf("No unregistered devices found%s.\n",
+		       claimed ? "; every device found is a registered board (kflash list)" : "");
+	}
+	for (size_t i = 0; i < n_suggested; i++)
+		free(suggested[i]);
+	kflash_discovery_unref(d);
+	kflash_registry_unref(reg);
+	return cli_exit_code(r);
+}
