@@ -6,7 +6,6 @@
  * name tells it) no question is asked. Whatever is missing is asked on a
  * TTY; without one, a missing field is an error.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,43 +59,41 @@ ask(struct cli *cli, const char *question, const char *def)
 	return line;
 }
 
-static int
-compare_names(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The entries of <dev dir>/serial/by-id, sorted; NULL-terminated. */
+/*
+ * The serial ports plugged in now, by-id links first: the wizard's
+ * numbered list. NULL-terminated; @labels gets what to show for each.
+ */
 static char **
-list_by_id(struct cli *cli, size_t *count)
+list_ports(struct cli *cli, size_t *count, char ***labels)
 {
-	char path[4096];
-	char **names = NULL;
-	struct dirent *de;
-	DIR *d;
+	struct kflash_discovery *d;
+	char **paths = NULL, **texts = NULL;
 
 	*count = 0;
-	snprintf(path, sizeof(path), "%s/serial/by-id", kflash_context_get_dev_dir(cli->ctx));
-	d = opendir(path);
-	if (!d)
+	*labels = NULL;
+	if (cli_scan(cli, &d) < 0)
 		return NULL;
-	while ((de = readdir(d))) {
-		char **grown;
+	paths = calloc(kflash_discovery_get_device_count(d) + 1, sizeof(*paths));
+	texts = calloc(kflash_discovery_get_device_count(d) + 1, sizeof(*texts));
+	for (size_t i = 0; paths && texts && i < kflash_discovery_get_device_count(d); i++) {
+		const struct kflash_device *dev = kflash_discovery_get_device(d, i);
+		enum kflash_device_mode mode = kflash_device_get_mode(dev);
+		const char *path = kflash_device_get_path(dev);
+		const char *mcu = kflash_device_get_mcu(dev);
 
-		if (de->d_name[0] == '.')
+		if (mode == KFLASH_MODE_DFU || mode == KFLASH_MODE_RP2_BOOT ||
+		    mode == KFLASH_MODE_CAN_BRIDGE)
 			continue;
-		grown = realloc(names, (*count + 2) * sizeof(*names));
-		if (!grown)
+		if (asprintf(&texts[*count], "%s (%s%s%s)", strrchr(path, '/') + 1,
+			     kflash_device_mode_name(mode), mcu ? ", " : "", mcu ? mcu : "") < 0) {
+			texts[*count] = NULL;
 			break;
-		names = grown;
-		if (asprintf(&names[*count], "%s/%s", path, de->d_name) < 0)
-			break;
-		names[++(*count)] = NULL;
+		}
+		paths[(*count)++] = strdup(path);
 	}
-	closedir(d);
-	if (names)
-		qsort(names, *count, sizeof(*names), compare_names);
-	return names;
+	kflash_discovery_unref(d);
+	*labels = texts;
+	return paths;
 }
 
 static void
@@ -145,8 +142,8 @@ set_method_name(struct kflash_board *b, const char *name)
 	return kflash_board_set_method(b, m);
 }
 
-/* The by-id entries offered by the wizard, for set_serial_choice(). */
-static char **choices;
+/* The ports offered by the wizard, for set_serial_choice(). */
+static char **choices, **choice_labels;
 static size_t n_choices;
 
 static int
@@ -185,16 +182,17 @@ wizard(struct cli *cli, struct kflash_board **board, const struct add_args *a)
 	if (a->serial) {
 		r = kflash_board_set_serial_path(b, a->serial);
 	} else {
-		choices = list_by_id(cli, &n_choices);
+		choices = list_ports(cli, &n_choices, &choice_labels);
 		if (n_choices == 0)
-			fprintf(stderr, "No boards under %s/serial/by-id right now.\n",
+			fprintf(stderr, "No serial ports found under %s right now.\n",
 				kflash_context_get_dev_dir(cli->ctx));
 		for (size_t i = 0; i < n_choices; i++)
-			fprintf(stderr, "  %zu) %s\n", i + 1, strrchr(choices[i], '/') + 1);
+			fprintf(stderr, "  %zu) %s\n", i + 1, choice_labels[i]);
 		r = ask_field(cli, b, "Serial port (number, or a path such as /dev/ttyAMA0)",
 			      n_choices == 1 ? "1" : NULL, set_serial_choice);
 		free_strv(choices);
-		choices = NULL;
+		free_strv(choice_labels);
+		choices = choice_labels = NULL;
 	}
 	if (r == 0 && a->mcu)
 		r = kflash_board_set_mcu(b, a->mcu);
