@@ -55,20 +55,34 @@ print_table(struct cli *cli, const struct kflash_registry *reg, struct kflash_di
 int
 cmd_list(struct cli *cli, int argc, char **argv)
 {
+	static const struct option opts[] = {
+		{ "names", no_argument, NULL, 'n' },
+		{ NULL, 0, NULL, 0 },
+	};
 	struct kflash_registry *reg;
 	struct kflash_discovery *d = NULL;
-	int c = cli_getopt(cli, argc, argv, "", NULL), r;
+	bool names_only = false;
+	int c, r;
 
-	if (c == 'h')
-		return cli_command_help(cli);
-	if (c != -1)
-		return CLI_EXIT_USAGE;
+	while ((c = cli_getopt(cli, argc, argv, "", opts)) != -1) {
+		if (c == 'h')
+			return cli_command_help(cli);
+		if (c != 'n')
+			return CLI_EXIT_USAGE;
+		names_only = true;
+	}
 	r = no_extra_args(cli, argc, argv, 0);
 	if (r)
 		return r;
 	r = cli_load_registry(cli, &reg);
 	if (r)
 		return r;
+	if (names_only && !cli->json) {
+		for (size_t i = 0; i < kflash_registry_get_board_count(reg); i++)
+			printf("%s\n", kflash_board_get_name(kflash_registry_get_board(reg, i)));
+		kflash_registry_unref(reg);
+		return 0;
+	}
 	if (kflash_registry_get_board_count(reg) > 0)
 		cli_scan(cli, &d);
 	if (cli->json) {

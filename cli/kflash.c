@@ -14,9 +14,12 @@
 #include "commands.h"
 
 const struct cli_command cli_commands[] = {
-	{ "list", cmd_list, "", "list the registered boards",
+	{ "list", cmd_list, "[--names]", "list the registered boards",
 	  "List the boards in the registry, with their MCU, flash method, last\n"
-	  "flash and serial path. The option --list-devices does the same.\n" },
+	  "flash, and whether each is connected now (in which mode, at which path)\n"
+	  "or missing. The option --list-devices does the same.\n\n"
+	  "Options:\n"
+	  "  --names                only the board names, one per line (for scripts)\n" },
 	{ "show", cmd_show, "NAME", "show every field of one board",
 	  "Show everything the registry holds about board NAME.\n" },
 	{ "add", cmd_add, "[NAME] [--serial PATH] [--mcu MCU] [OPTIONS]", "register a board",
