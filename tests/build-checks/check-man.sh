@@ -14,7 +14,7 @@ if [ -n "$warnings" ]; then
 	exit 1
 fi
 
-rendered=$(MANWIDTH=200 man -l "$page" 2>/dev/null | sed 's/.//g')
+rendered=$(MANWIDTH=200 man -l "$page" 2>/dev/null | sed 's/.\x08//g')
 status=0
 for c in $("$kflash" --help | sed -n 's/^  \([a-z][a-z-]*\) .*/\1/p'); do
 	if ! printf '%s\n' "$rendered" | grep -q "^       $c\b"; then
