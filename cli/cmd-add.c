@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "commands.h"
 
@@ -271,21 +270,25 @@ apply_flags(struct cli *cli, struct kflash_board *b, const struct add_args *a)
 	return cli_fail(cli, r);
 }
 
-/* A serial path that is not there now is fine: boards get unplugged. */
+/* A board that is not plugged in now is fine: boards get unplugged. */
 static void
-warn_if_absent(struct cli *cli, const char *path)
+report_connection(struct cli *cli, const struct kflash_board *b)
 {
-	struct stat st;
+	struct kflash_device *dev = NULL;
+	int r = kflash_discovery_locate(cli->ctx, b, &dev);
 
-	if (!path)
-		return;
-	if (stat(path, &st) < 0)
-		cli_message(cli, "warning:",
-			    "%s is not present right now (%s); the board is "
-			    "added anyway, plug it in before flashing",
-			    path, strerror(errno));
-	else if (!S_ISCHR(st.st_mode))
-		cli_message(cli, "warning:", "%s is not a serial device", path);
+	if (r == KFLASH_ERR_NOT_FOUND)
+		cli_message(cli,
+			    "warning:", "%s; the board is added anyway, plug it in before flashing",
+			    kflash_context_last_error(cli->ctx));
+	else if (r < 0)
+		cli_message(cli, "warning:", "%s", kflash_context_last_error(cli->ctx));
+	else if (cli->verbosity >= 0 && kflash_device_get_mode(dev) != KFLASH_MODE_KLIPPER)
+		fprintf(stderr, "Board %s is connected, in %s mode, at %s.\n",
+			kflash_board_get_name(b),
+			kflash_device_mode_name(kflash_device_get_mode(dev)),
+			kflash_device_get_path(dev));
+	kflash_device_unref(dev);
 }
 
 int
@@ -380,7 +383,7 @@ cmd_add(struct cli *cli, int argc, char **argv)
 	if (r == 0)
 		r = cli_fail(cli, kflash_registry_add_board(cli->ctx, b));
 	if (r == 0) {
-		warn_if_absent(cli, kflash_board_get_serial_path(b));
+		report_connection(cli, b);
 		if (cli->json)
 			r = cli_exit_code(cli_print_json(cli, cli_board_json(b, NULL)));
 		else if (cli->verbosity >= 0)

@@ -86,7 +86,8 @@ START_TEST(cli_add_list_show_remove)
 	r = kf_cli(env, "add", "octopus", "--serial", by_id(OCTOPUS_ID), "--klipper-mcu", "mcu",
 		   NULL);
 	ck_assert_msg(r.status == 0, "%s", r.err);
-	ck_assert_ptr_nonnull(strstr(r.err, "is not present right now"));
+	ck_assert_ptr_nonnull(strstr(r.err, "is not connected"));
+	ck_assert_ptr_nonnull(strstr(r.err, "added anyway"));
 	ck_assert_str_eq(r.out, "");
 	kf_cli_result_free(&r);
 
@@ -147,6 +148,23 @@ START_TEST(cli_add_list_show_remove)
 	r = kf_cli(env, "remove", "octopus", NULL);
 	ck_assert_int_eq(r.status, -KFLASH_ERR_NOT_FOUND);
 	ck_assert_ptr_nonnull(strstr(r.err, "no board named octopus"));
+	kf_cli_result_free(&r);
+	teardown();
+}
+END_TEST
+
+START_TEST(cli_add_reports_a_board_in_another_mode)
+{
+	struct kf_cli_result r;
+
+	setup();
+	ck_assert_int_eq(symlink("/dev/null",
+				 by_id("usb-katapult_stm32f446xx_1A2B3C4D5E6F708192A3B4C5-if00")),
+			 0);
+	r = kf_cli(env, "add", "octopus", "--serial", by_id(OCTOPUS_ID), NULL);
+	ck_assert_msg(r.status == 0, "%s", r.err);
+	ck_assert_ptr_nonnull(strstr(r.err, "Board octopus is connected, in katapult mode, at "));
+	ck_assert_ptr_null(strstr(r.err, "warning"));
 	kf_cli_result_free(&r);
 	teardown();
 }
@@ -433,6 +451,7 @@ END_TEST
 KF_TEST_SUITE(cli_boards)
 {
 	kf_test_add_timeout(cli_add_list_show_remove, 120);
+	kf_test_add_timeout(cli_add_reports_a_board_in_another_mode, 120);
 	kf_test_add_timeout(cli_seed_tool_aliases, 120);
 	kf_test_add_timeout(cli_add_refuses_bad_input, 120);
 	kf_test_add_timeout(cli_add_refuses_duplicates_naming_the_board, 120);
