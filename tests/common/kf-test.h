@@ -12,6 +12,7 @@
 #include <check.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include <kflash/kflash.h>
 
@@ -88,6 +89,14 @@ kf_test_events_contain(struct kflash_context *ctx, const char *needle);
 /* Free the recorded events (and the context's handler data). */
 struct kflash_context *
 kf_test_context_unref(struct kflash_context *ctx);
+
+/*
+ * A child process that holds a kf_lock on @path (see lib/internal/fs.h)
+ * until the returned *@release_fd is closed. Returns the child's pid, for
+ * waitpid(), once the lock is held.
+ */
+pid_t
+kf_test_hold_lock(const char *path, int mode, int *release_fd);
 
 /* The number of open file descriptors of this process. */
 int

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "internal/fs.h"
 #include "kf-test.h"
 
 bool
@@ -212,4 +213,40 @@ kf_test_count_fds(void)
 			n++;
 	closedir(d);
 	return n - 1; /* the directory stream itself */
+}
+
+pid_t
+kf_test_hold_lock(const char *path, int mode, int *release_fd)
+{
+	int ready[2], release[2];
+	pid_t pid;
+	char c;
+
+	ck_assert_int_eq(pipe(ready), 0);
+	ck_assert_int_eq(pipe(release), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct kflash_context *c2;
+		struct kf_lock *lock;
+
+		close(ready[0]);
+		close(release[1]);
+		if (kflash_context_new(&c2) < 0 ||
+		    kf_lock_acquire(c2, path, (enum kf_lock_mode)mode, 1000, &lock) < 0)
+			_exit(1);
+		if (write(ready[1], "r", 1) != 1)
+			_exit(1);
+		while (read(release[0], &c, 1) > 0) {
+		}
+		kf_lock_release(lock);
+		kflash_context_unref(c2);
+		_exit(0);
+	}
+	close(ready[1]);
+	close(release[0]);
+	ck_assert_int_eq(read(ready[0], &c, 1), 1);
+	close(ready[0]);
+	*release_fd = release[1];
+	return pid;
 }

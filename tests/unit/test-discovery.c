@@ -20,7 +20,7 @@ static struct kflash_context *ctx;
 static void
 setup(void)
 {
-	char cmd[9000];
+	char cmd[13000];
 
 	dir = kf_test_mkdtemp();
 	ctx = kf_test_context(dir);

@@ -261,42 +261,6 @@ START_TEST(fs_create_new)
 }
 END_TEST
 
-/* A child holds a lock until its stdin closes. Returns its pid. */
-static pid_t
-hold_lock(const char *path, enum kf_lock_mode mode, int *release_fd)
-{
-	int ready[2], release[2];
-	pid_t pid;
-	char c;
-
-	ck_assert_int_eq(pipe(ready), 0);
-	ck_assert_int_eq(pipe(release), 0);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		struct kflash_context *c2;
-		struct kf_lock *lock;
-
-		close(ready[0]);
-		close(release[1]);
-		if (kflash_context_new(&c2) < 0 || kf_lock_acquire(c2, path, mode, 1000, &lock) < 0)
-			_exit(1);
-		if (write(ready[1], "r", 1) != 1)
-			_exit(1);
-		while (read(release[0], &c, 1) > 0) {
-		}
-		kf_lock_release(lock);
-		kflash_context_unref(c2);
-		_exit(0);
-	}
-	close(ready[1]);
-	close(release[0]);
-	ck_assert_int_eq(read(ready[0], &c, 1), 1);
-	close(ready[0]);
-	*release_fd = release[1];
-	return pid;
-}
-
 static void
 let_go(pid_t pid, int release_fd)
 {
@@ -319,7 +283,7 @@ START_TEST(fs_lock_contention_between_processes)
 	p = path_in("kflash.lock");
 
 	/* Exclusive against exclusive: wait, then fail naming file and holder. */
-	pid = hold_lock(p, KF_LOCK_EXCLUSIVE, &release);
+	pid = kf_test_hold_lock(p, KF_LOCK_EXCLUSIVE, &release);
 	start = kf_now_ms();
 	kf_assert_error(ctx, kf_lock_acquire(ctx, p, KF_LOCK_EXCLUSIVE, 200, &lock),
 			KFLASH_ERR_LOCKED, p);
@@ -333,7 +297,7 @@ START_TEST(fs_lock_contention_between_processes)
 	let_go(pid, release);
 
 	/* Shared with shared is fine; exclusive must wait for both. */
-	pid = hold_lock(p, KF_LOCK_SHARED, &release);
+	pid = kf_test_hold_lock(p, KF_LOCK_SHARED, &release);
 	ck_assert_int_eq(kf_lock_acquire(ctx, p, KF_LOCK_SHARED, 200, &lock), 0);
 	kf_assert_error(ctx, kf_lock_acquire(ctx, p, KF_LOCK_EXCLUSIVE, 100, &lock2),
 			KFLASH_ERR_LOCKED, p);
@@ -359,7 +323,7 @@ START_TEST(fs_lock_waits_for_a_release)
 
 	setup();
 	p = path_in("kflash.lock");
-	pid = hold_lock(p, KF_LOCK_EXCLUSIVE, &release);
+	pid = kf_test_hold_lock(p, KF_LOCK_EXCLUSIVE, &release);
 
 	/* Let the holder go after 150 ms, from another process. */
 	closer = fork();
@@ -387,7 +351,7 @@ START_TEST(fs_lock_wait_can_be_cancelled)
 
 	setup();
 	p = path_in("kflash.lock");
-	pid = hold_lock(p, KF_LOCK_EXCLUSIVE, &release);
+	pid = kf_test_hold_lock(p, KF_LOCK_EXCLUSIVE, &release);
 	kflash_context_cancel(ctx);
 	kf_assert_error(ctx, kf_lock_acquire(ctx, p, KF_LOCK_EXCLUSIVE, 10000, &lock),
 			KFLASH_ERR_CANCELLED, "cancelled");

@@ -476,45 +476,21 @@ END_TEST
 
 START_TEST(registry_lock_contention)
 {
-	char lock_path[4200], c;
-	int ready[2], release[2];
+	char lock_path[4200];
+	int release;
 	pid_t pid;
 	struct kflash_registry *reg = NULL;
 
 	setup();
 	ck_assert_int_eq(add("octopus", "stm32f446xx", NULL), 0);
 	snprintf(lock_path, sizeof(lock_path), "%s.lock", reg_path);
-	ck_assert_int_eq(pipe(ready), 0);
-	ck_assert_int_eq(pipe(release), 0);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		struct kflash_context *c2;
-		struct kf_lock *lock;
-
-		close(ready[0]);
-		close(release[1]);
-		if (kflash_context_new(&c2) < 0 ||
-		    kf_lock_acquire(c2, lock_path, KF_LOCK_EXCLUSIVE, 1000, &lock) < 0)
-			_exit(1);
-		if (write(ready[1], "r", 1) != 1)
-			_exit(1);
-		while (read(release[0], &c, 1) > 0) {
-		}
-		kf_lock_release(lock);
-		kflash_context_unref(c2);
-		_exit(0);
-	}
-	close(ready[1]);
-	close(release[0]);
-	ck_assert_int_eq(read(ready[0], &c, 1), 1);
-	close(ready[0]);
+	pid = kf_test_hold_lock(lock_path, KF_LOCK_EXCLUSIVE, &release);
 
 	kflash_context_set_timeout(ctx, KFLASH_TIMEOUT_LOCK, 200);
 	kf_assert_error(ctx, kflash_registry_load(ctx, &reg), KFLASH_ERR_LOCKED, lock_path);
 	kf_assert_error(ctx, add("ebb36", "stm32g0b1xx", NULL), KFLASH_ERR_LOCKED, lock_path);
 
-	close(release[1]);
+	close(release);
 	ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
 	reg = load();
 	ck_assert_uint_eq(kflash_registry_get_board_count(reg), 1);
