@@ -24,6 +24,8 @@
 #include <kflash/context.h>
 #include <kflash/registry.h>
 #include <kflash/discovery.h>
+#include <kflash/firmware.h>
+#include <kflash/katapult.h>
 #include <kflash/error.h>
 #include <kflash/event.h>
 
