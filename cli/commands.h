@@ -21,3 +21,6 @@ cmd_remove(struct cli *cli, int argc, char **argv);
 
 int
 cmd_scan(struct cli *cli, int argc, char **argv);
+
+int
+cmd_service(struct cli *cli, int argc, char **argv);

@@ -73,6 +73,9 @@ _kflash()
 	help)
 		COMPREPLY=($(compgen -W "$commands" -- "$cur"))
 		;;
+	service)
+		[[ $prev == service ]] && COMPREPLY=($(compgen -W "stop start status" -- "$cur"))
+		;;
 	add | scan | paths | list) ;;
 	*)
 		local names

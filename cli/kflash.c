@@ -50,6 +50,13 @@ const struct cli_command cli_commands[] = {
 	  "running Klipper or Katapult, USB-serial adapters, and boards in a ROM\n"
 	  "bootloader (STM32 DFU, RP2040 BOOTSEL) or acting as a USB-to-CAN bridge.\n"
 	  "Each one that can be added comes with a ready kflash add line.\n" },
+	{ "service", cmd_service, "stop|start|status [UNIT...]",
+	  "stop, start or show the Klipper service by hand",
+	  "Stop, start or show the state of the Klipper units: the configured service\n"
+	  "(--service, KFLASH_SERVICE, default klipper) and every board's own unit,\n"
+	  "or the UNITs given. kflash flash stops and starts them by itself, and\n"
+	  "always starts them again; this command is for diagnosis. As a user other\n"
+	  "than root it uses sudo -n, and says which sudoers line is missing.\n" },
 	{ "paths", cmd_paths, "", "show where kflash reads and writes its files",
 	  "Show the locations kflash uses, after command line flags, KFLASH_*\n"
 	  "environment variables and defaults are applied.\n" },

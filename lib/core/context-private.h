@@ -39,6 +39,13 @@ struct kflash_context {
 	char *last_error;
 	int last_error_code;
 
+	/* Injected service control (lib/service); NULL means systemctl. */
+	struct {
+		kflash_service_func stop, start;
+		kflash_service_query_func query;
+		void *stop_data, *start_data, *query_data;
+	} service;
+
 	struct kf_scope scope;
 };
 

@@ -383,7 +383,7 @@ supervise(struct run_state *st,
 		}
 
 		if (reason == STOP_NONE && !exited) {
-			if (kflash_context_is_cancelled(ctx))
+			if (!o->uncancellable && kflash_context_is_cancelled(ctx))
 				reason = STOP_CANCEL;
 			else if (deadline && now >= deadline)
 				reason = STOP_TIMEOUT;
@@ -417,7 +417,7 @@ supervise(struct run_state *st,
 			pfd[n].events = POLLIN;
 			n++;
 		}
-		if (reason == STOP_NONE) {
+		if (reason == STOP_NONE && !o->uncancellable) {
 			pfd[n].fd = kf_cancel_fd(ctx);
 			pfd[n].events = POLLIN;
 			n++;
@@ -493,7 +493,7 @@ kf_process_run(struct kflash_context *ctx,
 
 	if (!opts->argv || !opts->argv[0])
 		return kf_error(ctx, KFLASH_ERR_INVALID, "no program to run");
-	r = kf_check_cancel(ctx);
+	r = opts->uncancellable ? 0 : kf_check_cancel(ctx);
 	if (r < 0)
 		return r;
 	if (opts->interactive && !isatty(STDIN_FILENO))

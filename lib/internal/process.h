@@ -47,6 +47,12 @@ struct kf_process_opts {
 	void *on_line_data;
 	/* Keep this many of the last output lines in kf_process_result.tail. */
 	unsigned int tail_lines;
+	/*
+	 * Run even when the context is cancelled, and let the child finish:
+	 * for the work that must happen on the way out, such as starting
+	 * klipper again. The timeout still applies.
+	 */
+	bool uncancellable;
 };
 
 struct kf_process_result {

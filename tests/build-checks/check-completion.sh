@@ -53,4 +53,5 @@ expect "kflash add x --meth" "--method "
 expect "kflash add x --method k" "katapult "
 expect "kflash --js" "--json "
 expect "kflash help pa" "paths "
+expect "kflash service st" "start status stop "
 exit $status
