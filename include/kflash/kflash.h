@@ -26,6 +26,7 @@
 #include <kflash/discovery.h>
 #include <kflash/firmware.h>
 #include <kflash/katapult.h>
+#include <kflash/klippy.h>
 #include <kflash/service.h>
 #include <kflash/error.h>
 #include <kflash/event.h>

@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef KFLASH_KLIPPY_H
+#define KFLASH_KLIPPY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <kflash/context.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/**
+ * @defgroup klippy Klipper's API socket
+ *
+ * Read-only questions to a running Klipper over its API socket
+ * (kflash_context_get_klippy_socket()): is it ready, is it printing, and
+ * which firmware version does each of its MCUs run. Messages are JSON
+ * objects, each ended by a 0x03 byte. Every request has a timeout
+ * (KFLASH_TIMEOUT_KLIPPY) and honours cancellation; a malformed reply is an
+ * error, never a crash.
+ * @{
+ */
+
+/** A connection to Klipper's API socket (opaque, reference counted). */
+struct kflash_klippy;
+
+/**
+ * Connect to Klipper's API socket.
+ *
+ * @param ctx The context.
+ * @param[out] ret The connection, with a reference count of 1.
+ * @return 0; KFLASH_ERR_NOT_FOUND when Klipper is not running (no socket,
+ * or nothing listens on it; the message says which);
+ * KFLASH_ERR_PERMISSION; KFLASH_ERR_IO.
+ */
+int
+kflash_klippy_connect(struct kflash_context *ctx, struct kflash_klippy **ret);
+
+/** @return @p klippy (NULL-safe). */
+struct kflash_klippy *
+kflash_klippy_ref(struct kflash_klippy *klippy);
+
+/** Close the connection when the last reference goes. @return NULL (NULL-safe). */
+struct kflash_klippy *
+kflash_klippy_unref(struct kflash_klippy *klippy);
+
+/**
+ * Ask Klipper's state (the "info" request).
+ *
+ * @return 0; KFLASH_ERR_TIMEOUT; KFLASH_ERR_PROTOCOL for a malformed,
+ * oversized or truncated reply, or an error reply; KFLASH_ERR_IO when the
+ * socket closes; KFLASH_ERR_CANCELLED.
+ */
+int
+kflash_klippy_query_info(struct kflash_klippy *klippy);
+
+/**
+ * @return Klipper's state after kflash_klippy_query_info(): "ready",
+ * "startup", "shutdown" or "error"; NULL before. Owned by @p klippy.
+ */
+const char *
+kflash_klippy_get_state(const struct kflash_klippy *klippy);
+
+/** @return Klipper's state message (why it is not ready), or NULL. */
+const char *
+kflash_klippy_get_state_message(const struct kflash_klippy *klippy);
+
+/** @return The host's Klipper version ("software_version"), or NULL. */
+const char *
+kflash_klippy_get_software_version(const struct kflash_klippy *klippy);
+
+/**
+ * Ask the print job's state (print_stats.state) and the MCUs' firmware:
+ * every `mcu` and `mcu NAME` object, with its mcu_version and MCU type.
+ *
+ * @return As kflash_klippy_query_info().
+ */
+int
+kflash_klippy_query_status(struct kflash_klippy *klippy);
+
+/**
+ * @return The print state after kflash_klippy_query_status(): "standby",
+ * "printing", "paused", "complete", "cancelled" or "error"; NULL when not
+ * known.
+ */
+const char *
+kflash_klippy_get_print_state(const struct kflash_klippy *klippy);
+
+/** @return The number of MCUs after kflash_klippy_query_status(). */
+size_t
+kflash_klippy_get_mcu_count(const struct kflash_klippy *klippy);
+
+/** @return The object name of MCU @p index: "mcu", "mcu toolhead", ...; or NULL. */
+const char *
+kflash_klippy_get_mcu_name(const struct kflash_klippy *klippy, size_t index);
+
+/** @return The firmware version MCU @p index runs (mcu_version), or NULL. */
+const char *
+kflash_klippy_get_mcu_version(const struct kflash_klippy *klippy, size_t index);
+
+/** @return The MCU type of MCU @p index (mcu_constants.MCU), or NULL. */
+const char *
+kflash_klippy_get_mcu_type(const struct kflash_klippy *klippy, size_t index);
+
+/**
+ * The print gate: refuse while the printer prints or is paused.
+ *
+ * @param ctx The context.
+ * @param force Nonzero to go on anyway (with a warning).
+ * @return 0 (also when Klipper is not running, which is noted as an info
+ * event); KFLASH_ERR_PRINTING (the message says what the printer does and
+ * that --force overrides); or a query error.
+ */
+int
+kflash_klippy_check_idle(struct kflash_context *ctx, int force);
+
+/**
+ * Wait until Klipper reports "ready", polling its state with a bound; for
+ * the confirmation after Klipper was started again.
+ *
+ * @param ctx The context.
+ * @param timeout_ms How long to wait (KFLASH_TIMEOUT_READY is the usual).
+ * @return 0 when ready; KFLASH_ERR_NOT_READY with Klipper's state and
+ * state message (for example an MCU protocol error naming the MCUs to
+ * update) when the time is up; KFLASH_ERR_CANCELLED.
+ */
+int
+kflash_klippy_wait_ready(struct kflash_context *ctx, uint32_t timeout_ms);
+
+/** How two Klipper versions compare. */
+enum kflash_version_order {
+	/** The first is older than the second. */
+	KFLASH_VERSION_OLDER = -1,
+	/** The same version (build suffixes aside). */
+	KFLASH_VERSION_SAME = 0,
+	/** The first is newer than the second. */
+	KFLASH_VERSION_NEWER = 1,
+	/** They differ, but cannot be ordered (not `git describe` output). */
+	KFLASH_VERSION_DIFFERENT = 2,
+};
+
+/**
+ * Compare two Klipper versions as `git describe --always --tags --long
+ * --dirty` writes them, for example `v0.12.0-396-gabc1234`: by tag, then
+ * by the commit count after it. The build suffixes Klipper appends
+ * (`-dirty`, `-YYYYMMDD_HHMMSS-host`) do not count, so a firmware built
+ * from a dirty tree is not flagged as outdated against its own commit.
+ * Versions that are not of that form are the same when equal, else
+ * KFLASH_VERSION_DIFFERENT: never "older" by guess.
+ *
+ * @return A value of enum kflash_version_order; KFLASH_VERSION_DIFFERENT
+ * when either is NULL.
+ */
+int
+kflash_version_compare(const char *a, const char *b);
+
+/** @} */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* KFLASH_KLIPPY_H */
