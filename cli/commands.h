@@ -24,3 +24,9 @@ cmd_scan(struct cli *cli, int argc, char **argv);
 
 int
 cmd_service(struct cli *cli, int argc, char **argv);
+
+int
+cmd_config(struct cli *cli, int argc, char **argv);
+
+int
+cmd_build(struct cli *cli, int argc, char **argv);

@@ -45,6 +45,23 @@ const struct cli_command cli_commands[] = {
 	  "unless --purge is given. The option --remove-device NAME does the same.\n\n"
 	  "Options:\n"
 	  "  --purge                also delete its cached .config and its build directories\n" },
+	{ "config", cmd_config, "NAME [--from FILE|--refresh]", "edit a board's Klipper config",
+	  "Edit board NAME's own Klipper config with Klipper's menuconfig (this needs\n"
+	  "a terminal), seed it from a file, or refresh it after a Klipper update with\n"
+	  "olddefconfig. The config lives in the config dir, never in the Klipper\n"
+	  "tree; the previous version is kept as .old. A config for another MCU than\n"
+	  "the board's is refused.\n\n"
+	  "Options:\n"
+	  "  --from FILE            copy FILE (a Klipper .config) as the board's config\n"
+	  "  --refresh              run make olddefconfig: no questions, no terminal\n" },
+	{ "build", cmd_build, "NAME...|--all [--clean]", "build firmware without flashing",
+	  "Build the firmware of the boards named, or of every board, each in its own\n"
+	  "directory under the cache dir. A board whose config, Klipper version and\n"
+	  "compiler are unchanged since its last good build is not built again.\n"
+	  "make runs at low priority, so a print on the same host is not disturbed.\n\n"
+	  "Options:\n"
+	  "  --all                  every registered board\n"
+	  "  --clean                build from scratch\n" },
 	{ "scan", cmd_scan, "", "list plugged-in devices that are not registered",
 	  "List the devices plugged in now that no registered board claims: boards\n"
 	  "running Klipper or Katapult, USB-serial adapters, and boards in a ROM\n"

@@ -23,6 +23,8 @@
 
 #include <kflash/context.h>
 #include <kflash/registry.h>
+#include <kflash/build.h>
+#include <kflash/config.h>
 #include <kflash/discovery.h>
 #include <kflash/firmware.h>
 #include <kflash/katapult.h>

@@ -98,6 +98,13 @@ kf_test_context_unref(struct kflash_context *ctx);
 pid_t
 kf_test_hold_lock(const char *path, int mode, int *release_fd);
 
+/*
+ * A copy of tests/fake-klipper at @dir/klipper, made a git repository
+ * tagged v0.12.0 (so git describe works), as kf_test_context() expects.
+ */
+void
+kf_test_fake_klipper(const char *dir);
+
 /* The number of open file descriptors of this process. */
 int
 kf_test_count_fds(void);

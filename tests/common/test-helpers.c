@@ -250,3 +250,17 @@ kf_test_hold_lock(const char *path, int mode, int *release_fd)
 	*release_fd = release[1];
 	return pid;
 }
+
+void
+kf_test_fake_klipper(const char *dir)
+{
+	char cmd[16384];
+
+	snprintf(cmd, sizeof(cmd),
+		 "cp -r '%s' '%s/klipper' && cd '%s/klipper' && git init -q && "
+		 "git -c user.name=kflash -c user.email=kflash@test.invalid add -A && "
+		 "git -c user.name=kflash -c user.email=kflash@test.invalid commit -q -m fake && "
+		 "git tag v0.12.0",
+		 getenv("KF_FAKE_KLIPPER_SRC"), dir, dir);
+	ck_assert_msg(system(cmd) == 0, "cannot set up the fake Klipper tree");
+}

@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef KFLASH_BUILD_H
+#define KFLASH_BUILD_H
+
+#include <stdint.h>
+
+#include <kflash/context.h>
+#include <kflash/firmware.h>
+#include <kflash/registry.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/**
+ * @defgroup build Building firmware
+ *
+ * Each board is built in its own directory, `<cache dir>/build/<board>/`,
+ * with `make -C <klipper> KCONFIG_CONFIG=<its config> OUT=<its dir>`, so
+ * one board's build never destroys another's and the user's Klipper tree
+ * is left as it was. A fingerprint of the config's content, the Klipper
+ * version and the compiler decides: unchanged and the artifact intact, make
+ * is not run at all ("up to date"); changed, the build starts clean.
+ * @{
+ */
+
+/** The outcome of building one board (opaque, reference counted). */
+struct kflash_build;
+
+/** Flags of kflash_build_board(). */
+enum kflash_build_flags {
+	/** Build from scratch, whatever the fingerprint says. */
+	KFLASH_BUILD_CLEAN = 1 << 0,
+};
+
+/** What kflash_build_board() did. */
+enum kflash_build_result {
+	/** make ran and produced a checked artifact. */
+	KFLASH_BUILD_BUILT = 1,
+	/** Nothing changed since the last good build: make did not run. */
+	KFLASH_BUILD_UP_TO_DATE = 2,
+};
+
+/**
+ * Build a board's firmware. Events go to KFLASH_PHASE_BUILD with the
+ * board's name; every line make prints is an output event. make runs at
+ * low CPU and I/O priority, with the build timeout (KFLASH_TIMEOUT_BUILD)
+ * and the whole process group killed at its end. A lock on the board's
+ * build directory keeps two builds of one board apart.
+ *
+ * @param ctx The context.
+ * @param board The board; its cached config must exist and be for its MCU.
+ * @param flags enum kflash_build_flags.
+ * @param[out] ret The outcome, with a reference count of 1.
+ * @return 0; KFLASH_ERR_NOT_FOUND (no config, no Klipper tree);
+ * KFLASH_ERR_MCU_MISMATCH (config or artifact for another MCU: make is not
+ * run for a config); KFLASH_ERR_BUILD (make failed: its exit status and
+ * last lines are in the message); KFLASH_ERR_TIMEOUT; KFLASH_ERR_LOCKED;
+ * KFLASH_ERR_CANCELLED.
+ */
+int
+kflash_build_board(struct kflash_context *ctx,
+		   const struct kflash_board *board,
+		   unsigned int flags,
+		   struct kflash_build **ret);
+
+/** @return @p build (NULL-safe). */
+struct kflash_build *
+kflash_build_ref(struct kflash_build *build);
+
+/** @return NULL (NULL-safe). */
+struct kflash_build *
+kflash_build_unref(struct kflash_build *build);
+
+/** @return KFLASH_BUILD_BUILT or KFLASH_BUILD_UP_TO_DATE. */
+enum kflash_build_result
+kflash_build_get_result(const struct kflash_build *build);
+
+/**
+ * @return The firmware to flash: `klipper.bin`, `klipper.uf2` (RP2040
+ * without a bootloader), `klipper.elf.hex` (AVR) or `klipper.elf`
+ * (Linux). Owned by @p build.
+ */
+const char *
+kflash_build_get_artifact(const struct kflash_build *build);
+
+/** @return The artifact, read and checked (its MCU, version, SHA-256). */
+struct kflash_firmware *
+kflash_build_get_firmware(const struct kflash_build *build);
+
+/** @return The fingerprint of this build (hex), owned by @p build. */
+const char *
+kflash_build_get_fingerprint(const struct kflash_build *build);
+
+/** @} */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* KFLASH_BUILD_H */
