@@ -30,3 +30,6 @@ cmd_config(struct cli *cli, int argc, char **argv);
 
 int
 cmd_build(struct cli *cli, int argc, char **argv);
+
+int
+cmd_flash(struct cli *cli, int argc, char **argv);

@@ -62,6 +62,23 @@ const struct cli_command cli_commands[] = {
 	  "Options:\n"
 	  "  --all                  every registered board\n"
 	  "  --clean                build from scratch\n" },
+	{ "flash", cmd_flash, "[NAME...|--all] [OPTIONS]",
+	  "build, stop Klipper once, flash, start it",
+	  "Update the boards named (on a terminal without names: chosen from a list),\n"
+	  "or every board: find them, build each while Klipper still runs (boards\n"
+	  "that did not change are not rebuilt), refuse while the printer prints,\n"
+	  "stop Klipper once, flash each board (Katapult natively, else make flash,\n"
+	  "or the SD card), start Klipper again on every path, even when kflash is\n"
+	  "interrupted or killed, and confirm it is ready. One failing board does\n"
+	  "not stop the others. The option --device NAME does the same for NAME.\n\n"
+	  "Options:\n"
+	  "  --all                  every registered board\n"
+	  "  --dry-run              find and check, then say what would happen; touch nothing\n"
+	  "  --force                go on even while the printer prints or is paused\n"
+	  "  --no-build             flash each board's last build as it is\n"
+	  "  --clean                build from scratch\n"
+	  "  --fail-fast            stop at the first board that fails\n"
+	  "  --firmware FILE        flash FILE to the one board named, without building\n" },
 	{ "scan", cmd_scan, "", "list plugged-in devices that are not registered",
 	  "List the devices plugged in now that no registered board claims: boards\n"
 	  "running Klipper or Katapult, USB-serial adapters, and boards in a ROM\n"

@@ -27,9 +27,11 @@
 #include <kflash/config.h>
 #include <kflash/discovery.h>
 #include <kflash/firmware.h>
+#include <kflash/flash.h>
 #include <kflash/katapult.h>
 #include <kflash/klippy.h>
 #include <kflash/service.h>
+#include <kflash/update.h>
 #include <kflash/error.h>
 #include <kflash/event.h>
 

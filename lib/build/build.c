@@ -7,6 +7,7 @@
 #include <json-c/json.h>
 #include <string.h>
 
+#include "build-private.h"
 #include "internal/fs.h"
 #include "internal/klipper.h"
 #include "libkflash-private.h"
@@ -218,6 +219,14 @@ find_artifact(const char *out)
 		free(path);
 	}
 	return NULL;
+}
+
+char *
+kf_build_last_artifact(struct kflash_context *ctx, const char *name)
+{
+	_cleanup_free_ char *out = kf_board_build_dir(ctx, name);
+
+	return out ? find_artifact(out) : NULL;
 }
 
 /* Read the artifact and check what it was built for. */

@@ -57,8 +57,8 @@ kf_klipper_make(struct kflash_context *ctx, const struct kf_make *m)
 	r = check_klipper_tree(ctx, klipper);
 	if (r < 0)
 		return r;
-	if (!kf_strv_push(&argv, "make") || !kf_strv_push(&argv, "-C") ||
-	    !kf_strv_push(&argv, klipper) ||
+	if (!kf_strv_push(&argv, "make") || !kf_strv_push(&argv, "--no-print-directory") ||
+	    !kf_strv_push(&argv, "-C") || !kf_strv_push(&argv, klipper) ||
 	    !kf_strv_pushf(&argv, "KCONFIG_CONFIG=%s", m->config) ||
 	    !kf_strv_pushf(&argv, "OUT=%s", m->out) ||
 	    (m->parallel && !kf_strv_pushf(&argv, "-j%ld", cpus > 0 ? cpus : 1)))

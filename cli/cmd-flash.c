@@ -1,0 +1,269 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * kflash flash [NAME...] [--all] [--dry-run] [--force] [--no-build]
+ *              [--fail-fast] [--clean] [--firmware FILE]
+ *
+ * The update: build, stop Klipper once, flash, start it, confirm.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "commands.h"
+
+enum {
+	OPT_ALL = 256,
+	OPT_DRY_RUN,
+	OPT_FORCE,
+	OPT_NO_BUILD,
+	OPT_FAIL_FAST,
+	OPT_CLEAN,
+	OPT_FIRMWARE,
+};
+
+/* No names on a terminal: a numbered choice; returns the names chosen. */
+static int
+choose(struct cli *cli, struct kflash_update *u)
+{
+	struct kflash_registry *reg;
+	struct kflash_discovery *d = NULL;
+	char *line = NULL;
+	size_t size = 0, n;
+	int r = cli_load_registry(cli, &reg), chosen = 0;
+
+	if (r)
+		return r;
+	n = kflash_registry_get_board_count(reg);
+	if (n == 0) {
+		kflash_registry_unref(reg);
+		cli_message(cli, "error:", "no boards are registered; add one with kflash add");
+		return cli_exit_code(KFLASH_ERR_NOT_FOUND);
+	}
+	cli_scan(cli, &d);
+	fprintf(stderr, "Which boards? (numbers separated by spaces, or 'all')\n");
+	for (size_t i = 0; i < n; i++) {
+		const struct kflash_board *b = kflash_registry_get_board(reg, i);
+		struct json_object *conn = cli_connection_json(cli, d, b);
+
+		fprintf(stderr, "  %zu) %-16s %-14s %s\n", i + 1, kflash_board_get_name(b),
+			kflash_board_get_mcu(b),
+			conn ? json_object_get_string(json_object_object_get(conn, "state")) : "");
+		json_object_put(conn);
+	}
+	fprintf(stderr, "Boards: ");
+	fflush(stderr);
+	if (getline(&line, &size, stdin) > 0) {
+		char *save = NULL;
+
+		for (char *w = strtok_r(line, " \t\n,", &save); w;
+		     w = strtok_r(NULL, " \t\n,", &save)) {
+			char *end;
+			unsigned long k = strtoul(w, &end, 10);
+
+			if (strcmp(w, "all") == 0) {
+				kflash_update_add_all_boards(u);
+				chosen++;
+			} else if (!*end && k >= 1 && k <= n) {
+				kflash_update_add_board(
+					u, kflash_board_get_name(
+						   kflash_registry_get_board(reg, k - 1)));
+				chosen++;
+			} else {
+				cli_message(cli, "warning:", "'%s' is not a number from the list",
+					    w);
+			}
+		}
+	}
+	free(line);
+	kflash_discovery_unref(d);
+	kflash_registry_unref(reg);
+	if (!chosen) {
+		cli_message(cli, NULL, "No board chosen; nothing was done.");
+		return cli_exit_code(KFLASH_ERR_CANCELLED);
+	}
+	return 0;
+}
+
+static double
+seconds(uint64_t ms)
+{
+	return (double)ms / 1000.0;
+}
+
+static void
+print_summary(struct cli *cli, struct kflash_update *u, bool dry)
+{
+	const char *state = kflash_update_get_klipper_state(u);
+
+	cli_render_break(cli);
+	printf("\n%-16s %-9s %-9s %-11s %7s  %s\n", "BOARD", "RESULT", "METHOD", "FIRMWARE", "TIME",
+	       "VERSION");
+	for (size_t i = 0; i < kflash_update_get_board_count(u); i++) {
+		const char *method = kflash_update_get_board_method(u, i);
+		const char *build = kflash_update_get_board_build(u, i);
+		const char *version = kflash_update_get_board_version(u, i);
+
+		printf("%-16s %-9s %-9s %-11s %6.1fs  %s\n", kflash_update_get_board_name(u, i),
+		       kflash_board_result_name(kflash_update_get_board_result(u, i)),
+		       method ? method : "-", build ? build : "-",
+		       seconds(kflash_update_get_board_duration_ms(u, i)), version ? version : "-");
+		if (kflash_update_get_board_message(u, i))
+			printf("    %s\n", kflash_update_get_board_message(u, i));
+	}
+	if (dry) {
+		printf("\nDry run: nothing was built, stopped or flashed.\n");
+		return;
+	}
+	printf("\nKlipper: %s, %s",
+	       kflash_update_get_klipper_stopped(u) ? "stopped" : "not stopped",
+	       kflash_update_get_klipper_restarted(u) ? "started again"
+	       : kflash_update_get_klipper_stopped(u) ? "NOT STARTED AGAIN"
+						      : "left as it was");
+	if (kflash_update_get_klipper_stopped(u))
+		printf(" (down %.1f s)", seconds(kflash_update_get_downtime_ms(u)));
+	if (state)
+		printf(", %s", state);
+	printf("\n");
+	if (kflash_update_get_klipper_message(u))
+		printf("    %s\n", kflash_update_get_klipper_message(u));
+}
+
+static struct json_object *
+summary_json(struct kflash_update *u)
+{
+	struct json_object *doc = json_object_new_object(), *boards = json_object_new_array();
+	struct json_object *klipper = json_object_new_object();
+
+	for (size_t i = 0; i < kflash_update_get_board_count(u); i++) {
+		struct json_object *o = json_object_new_object();
+		int error = kflash_update_get_board_error(u, i);
+
+		json_object_object_add(o, "name",
+				       json_object_new_string(kflash_update_get_board_name(u, i)));
+		json_object_object_add(o, "result",
+				       json_object_new_string(kflash_board_result_name(
+					       kflash_update_get_board_result(u, i))));
+		json_object_object_add(o, "method",
+				       cli_json_string(kflash_update_get_board_method(u, i)));
+		json_object_object_add(
+			o, "seconds",
+			json_object_new_double(seconds(kflash_update_get_board_duration_ms(u, i))));
+		json_object_object_add(o, "version",
+				       cli_json_string(kflash_update_get_board_version(u, i)));
+		json_object_object_add(o, "build",
+				       cli_json_string(kflash_update_get_board_build(u, i)));
+		json_object_object_add(o, "error",
+				       error ? json_object_new_string(kflash_error_name(error))
+					     : NULL);
+		json_object_object_add(o, "message",
+				       cli_json_string(kflash_update_get_board_message(u, i)));
+		json_object_array_add(boards, o);
+	}
+	json_object_object_add(doc, "boards", boards);
+	json_object_object_add(klipper, "stopped",
+			       json_object_new_boolean(kflash_update_get_klipper_stopped(u)));
+	json_object_object_add(klipper, "restarted",
+			       json_object_new_boolean(kflash_update_get_klipper_restarted(u)));
+	json_object_object_add(klipper, "state",
+			       cli_json_string(kflash_update_get_klipper_state(u)));
+	json_object_object_add(klipper, "message",
+			       cli_json_string(kflash_update_get_klipper_message(u)));
+	json_object_object_add(klipper, "downtime_seconds",
+			       json_object_new_double(seconds(kflash_update_get_downtime_ms(u))));
+	json_object_object_add(doc, "klipper", klipper);
+	return doc;
+}
+
+int
+cmd_flash(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "all", no_argument, NULL, OPT_ALL },
+		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+		{ "force", no_argument, NULL, OPT_FORCE },
+		{ "no-build", no_argument, NULL, OPT_NO_BUILD },
+		{ "fail-fast", no_argument, NULL, OPT_FAIL_FAST },
+		{ "clean", no_argument, NULL, OPT_CLEAN },
+		{ "firmware", required_argument, NULL, OPT_FIRMWARE },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct kflash_update *u;
+	const char *firmware = NULL;
+	unsigned int flags = 0;
+	bool all = false;
+	int c, r;
+
+	while ((c = cli_getopt(cli, argc, argv, "", opts)) != -1) {
+		switch (c) {
+		case OPT_ALL:
+			all = true;
+			break;
+		case OPT_DRY_RUN:
+			flags |= KFLASH_UPDATE_DRY_RUN;
+			break;
+		case OPT_FORCE:
+			flags |= KFLASH_UPDATE_FORCE;
+			break;
+		case OPT_NO_BUILD:
+			flags |= KFLASH_UPDATE_NO_BUILD;
+			break;
+		case OPT_FAIL_FAST:
+			flags |= KFLASH_UPDATE_FAIL_FAST;
+			break;
+		case OPT_CLEAN:
+			flags |= KFLASH_UPDATE_CLEAN;
+			break;
+		case OPT_FIRMWARE:
+			firmware = optarg;
+			break;
+		case 'h':
+			return cli_command_help(cli);
+		default:
+			return CLI_EXIT_USAGE;
+		}
+	}
+	if (all && optind < argc)
+		return cli_usage_error(cli, "give board names or --all, not both");
+	if (firmware && (all || argc - optind != 1))
+		return cli_usage_error(cli, "--firmware goes with exactly one board name");
+
+	r = kflash_update_new(cli->ctx, &u);
+	if (r < 0)
+		return cli_fail(cli, r);
+	kflash_update_set_flags(u, flags);
+	if (all)
+		kflash_update_add_all_boards(u);
+	for (int i = optind; i < argc && r == 0; i++)
+		r = firmware ? kflash_update_set_firmware(u, argv[i], firmware)
+			     : kflash_update_add_board(u, argv[i]);
+	if (r < 0) {
+		kflash_update_unref(u);
+		return cli_fail(cli, r);
+	}
+	if (!all && optind >= argc) {
+		if (!cli->stdin_tty) {
+			kflash_update_unref(u);
+			cli_message(
+				cli, "error:",
+				"name the boards to flash (kflash flash NAME...), or give --all; "
+				"stdin is not a terminal, so kflash cannot ask");
+			return cli_exit_code(KFLASH_ERR_NOT_TTY);
+		}
+		r = choose(cli, u);
+		if (r) {
+			kflash_update_unref(u);
+			return r;
+		}
+	}
+
+	r = kflash_update_run(u);
+	if (r < 0 && kflash_update_get_board_count(u) == 0)
+		cli_fail(cli, r);
+	else if (r < 0)
+		cli_message(cli, "error:", "%s", kflash_context_last_error(cli->ctx));
+	if (cli->json)
+		cli_print_json(cli, summary_json(u));
+	else
+		print_summary(cli, u, flags & KFLASH_UPDATE_DRY_RUN);
+	kflash_update_unref(u);
+	return cli_exit_code(r);
+}

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: MIT */
+/* Flashing one board: the methods behind kflash_flash_board(). */
+#pragma once
+
+#include "libkflash-private.h"
+
+struct kflash_flash {
+	int refcount;
+	const char *method; /* static */
+	uint64_t duration_ms;
+	bool came_back;
+};
+
+/*
+ * What a method needs: the board, its firmware, its config (may be NULL
+ * when the board has none) and the device found for it.
+ */
+struct kf_flash_job {
+	struct kflash_context *ctx;
+	const struct kflash_board *board;
+	struct kflash_firmware *firmware;
+	struct kflash_config *config;
+	struct kflash_device *device;
+	/* Set by the Katapult method once a block was written: no fallback then. */
+	bool wrote;
+};
+
+/* katapult.c */
+int
+kf_flash_katapult(struct kf_flash_job *job);
+
+/* make.c: Klipper's `make flash`, and scripts/flash-sdcard.sh. */
+int
+kf_flash_make(struct kf_flash_job *job);
+
+int
+kf_flash_sdcard(struct kf_flash_job *job);
+
+/* After a flash: wait for the board to run Klipper again (USB boards). */
+bool
+kf_flash_wait_klipper(struct kf_flash_job *job);

@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: MIT */
+/* kflash_flash_board(): find the board again, then flash it by its method. */
+#include <string.h>
+
+#include "flash-private.h"
+
+KFLASH_EXPORT struct kflash_flash *
+kflash_flash_ref(struct kflash_flash *f)
+{
+	if (f)
+		f->refcount++;
+	return f;
+}
+
+KFLASH_EXPORT struct kflash_flash *
+kflash_flash_unref(struct kflash_flash *f)
+{
+	if (!f || --f->refcount > 0)
+		return NULL;
+	free(f);
+	return NULL;
+}
+
+KFLASH_EXPORT const char *
+kflash_flash_get_method(const struct kflash_flash *f)
+{
+	return f ? f->method : NULL;
+}
+
+KFLASH_EXPORT uint64_t
+kflash_flash_get_duration_ms(const struct kflash_flash *f)
+{
+	return f ? f->duration_ms : 0;
+}
+
+KFLASH_EXPORT int
+kflash_flash_get_came_back(const struct kflash_flash *f)
+{
+	return f && f->came_back ? 1 : 0;
+}
+
+static int
+run_methods(struct kf_flash_job *job, struct kflash_flash *f)
+{
+	struct kflash_context *ctx = job->ctx;
+	enum kflash_method method = kflash_board_get_method(job->board);
+	int r;
+
+	switch (method) {
+	case KFLASH_METHOD_MAKE:
+		f->method = "make";
+		return kf_flash_make(job);
+	case KFLASH_METHOD_SDCARD:
+		f->method = "sdcard";
+		return kf_flash_sdcard(job);
+	case KFLASH_METHOD_KATAPULT:
+	case KFLASH_METHOD_AUTO:
+		break;
+	}
+	f->method = "katapult";
+	r = kf_flash_katapult(job);
+	if (r == 0 || method == KFLASH_METHOD_KATAPULT || job->wrote || r == KFLASH_ERR_CANCELLED ||
+	    r == KFLASH_ERR_MCU_MISMATCH || r == KFLASH_ERR_BUSY)
+		return r;
+	/* No Katapult on this board: Klipper's own way, as before kflash. */
+	kf_warn(ctx, "%s; trying make flash instead", kflash_context_last_error(ctx));
+	kflash_device_unref(job->device);
+	job->device = NULL;
+	r = kflash_discovery_locate(ctx, job->board, &job->device);
+	if (r < 0)
+		return r;
+	f->method = "make";
+	return kf_flash_make(job);
+}
+
+static int
+flash(struct kf_flash_job *job, struct kflash_flash *f)
+{
+	struct kflash_context *ctx = job->ctx;
+	const char *name = kflash_board_get_name(job->board);
+	int r;
+
+	if (!kflash_firmware_get_mcu(job->firmware))
+		kf_warn(ctx, "%s has no data dictionary: its MCU cannot be checked before flashing",
+			kflash_firmware_get_path(job->firmware));
+	else if (!kflash_mcu_matches(kflash_firmware_get_mcu(job->firmware),
+				     kflash_board_get_mcu(job->board)))
+		return kf_error(ctx, KFLASH_ERR_MCU_MISMATCH,
+				"board %s is a %s, but the firmware %s is for a %s", name,
+				kflash_board_get_mcu(job->board),
+				kflash_firmware_get_path(job->firmware),
+				kflash_firmware_get_mcu(job->firmware));
+	r = kflash_board_config_load(ctx, job->board, &job->config);
+	if (r == KFLASH_ERR_NOT_FOUND)
+		r = 0; /* a firmware given by hand: the checks that need it are skipped */
+	if (r < 0)
+		return r;
+	/* Where the board is right now. */
+	r = kflash_discovery_locate(ctx, job->board, &job->device);
+	if (r < 0)
+		return r;
+	kf_info(ctx, "found in %s mode at %s",
+		kflash_device_mode_name(kflash_device_get_mode(job->device)),
+		kflash_device_get_path(job->device));
+	r = run_methods(job, f);
+	if (r == 0) {
+		f->came_back = kf_flash_wait_klipper(job);
+		if (!f->came_back && kflash_board_get_usb_serial(job->board))
+			kf_warn(ctx,
+				"board %s was flashed, but has not come back running Klipper "
+				"within %u s",
+				name,
+				kflash_context_get_timeout(ctx, KFLASH_TIMEOUT_RETURN) / 1000);
+	}
+	return r;
+}
+
+KFLASH_EXPORT int
+kflash_flash_board(struct kflash_context *ctx,
+		   const struct kflash_board *board,
+		   struct kflash_firmware *firmware,
+		   struct kflash_flash **ret)
+{
+	struct kf_flash_job job = { .ctx = ctx, .board = board, .firmware = firmware };
+	struct kflash_flash *f;
+	struct kf_scope prev;
+	uint64_t start = kf_now_ms();
+	int r;
+
+	if (ret)
+		*ret = NULL;
+	if (!board || !firmware)
+		return kf_error(ctx, KFLASH_ERR_INVALID, "no board or firmware to flash");
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return kf_error(ctx, KFLASH_ERR_NO_MEMORY, "out of memory");
+	f->refcount = 1;
+	prev = kf_scope_enter(ctx, KFLASH_PHASE_FLASH, kflash_board_get_name(board));
+	r = flash(&job, f);
+	f->duration_ms = kf_now_ms() - start;
+	if (r == 0)
+		kf_info(ctx, "flashed with %s in %.1f s", f->method, (double)f->duration_ms / 1000);
+	kf_scope_leave(ctx, prev);
+	kflash_device_unref(job.device);
+	kflash_config_unref(job.config);
+	if (ret)
+		*ret = f;
+	else
+		kflash_flash_unref(f);
+	return r;
+}
