@@ -18,6 +18,7 @@ enum {
 	OPT_FAIL_FAST,
 	OPT_CLEAN,
 	OPT_FIRMWARE,
+	OPT_WAIT_READY,
 };
 
 /* No names on a terminal: a numbered choice; returns the names chosen. */
@@ -184,6 +185,7 @@ cmd_flash(struct cli *cli, int argc, char **argv)
 		{ "fail-fast", no_argument, NULL, OPT_FAIL_FAST },
 		{ "clean", no_argument, NULL, OPT_CLEAN },
 		{ "firmware", required_argument, NULL, OPT_FIRMWARE },
+		{ "wait-ready", required_argument, NULL, OPT_WAIT_READY },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct kflash_update *u;
@@ -215,6 +217,17 @@ cmd_flash(struct cli *cli, int argc, char **argv)
 		case OPT_FIRMWARE:
 			firmware = optarg;
 			break;
+		case OPT_WAIT_READY: {
+			char *end;
+			unsigned long secs = strtoul(optarg, &end, 10);
+
+			if (*end || !*optarg || secs > 3600)
+				return cli_usage_error(cli,
+						       "--wait-ready takes seconds, 0 to 3600");
+			kflash_context_set_timeout(cli->ctx, KFLASH_TIMEOUT_READY,
+						   (uint32_t)secs * 1000);
+			break;
+		}
 		case 'h':
 			return cli_command_help(cli);
 		default:

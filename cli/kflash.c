@@ -78,7 +78,8 @@ const struct cli_command cli_commands[] = {
 	  "  --no-build             flash each board's last build as it is\n"
 	  "  --clean                build from scratch\n"
 	  "  --fail-fast            stop at the first board that fails\n"
-	  "  --firmware FILE        flash FILE to the one board named, without building\n" },
+	  "  --firmware FILE        flash FILE to the one board named, without building\n"
+	  "  --wait-ready SECONDS   how long to wait for Klipper to be ready again (60)\n" },
 	{ "scan", cmd_scan, "", "list plugged-in devices that are not registered",
 	  "List the devices plugged in now that no registered board claims: boards\n"
 	  "running Klipper or Katapult, USB-serial adapters, and boards in a ROM\n"

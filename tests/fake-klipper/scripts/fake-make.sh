@@ -66,7 +66,9 @@ build)
 	fi
 	if [ -n "${KF_FAKE_KLIPPER_HANG:-}" ]; then
 		sleep 1000 &
-		echo $! >"$KF_FAKE_KLIPPER_HANG"
+		# Written whole: a reader never sees an empty file.
+		echo $! >"$KF_FAKE_KLIPPER_HANG.tmp"
+		mv "$KF_FAKE_KLIPPER_HANG.tmp" "$KF_FAKE_KLIPPER_HANG"
 		wait
 	fi
 	mkdir -p "$out"
