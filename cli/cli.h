@@ -16,6 +16,8 @@
 
 /* Exit codes beyond the library's (which are -enum kflash_error, 1..63). */
 #define CLI_EXIT_USAGE 64
+/* kflash status: something needs a reflash (not an error). */
+#define CLI_EXIT_OUTDATED 70
 
 struct cli {
 	struct kflash_context *ctx;

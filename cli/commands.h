@@ -33,3 +33,6 @@ cmd_build(struct cli *cli, int argc, char **argv);
 
 int
 cmd_flash(struct cli *cli, int argc, char **argv);
+
+int
+cmd_status(struct cli *cli, int argc, char **argv);

@@ -80,6 +80,12 @@ const struct cli_command cli_commands[] = {
 	  "  --fail-fast            stop at the first board that fails\n"
 	  "  --firmware FILE        flash FILE to the one board named, without building\n"
 	  "  --wait-ready SECONDS   how long to wait for Klipper to be ready again (60)\n" },
+	{ "status", cmd_status, "", "which boards need a reflash",
+	  "Compare the Klipper version of this host (git describe in the Klipper\n"
+	  "dir) with each board's last flash, and, when Klipper runs, with the\n"
+	  "firmware version every MCU reports (linked to boards by --klipper-mcu).\n"
+	  "Build suffixes such as -dirty are not flagged. The exit status is 0 when\n"
+	  "everything is current and 70 when something needs a reflash.\n" },
 	{ "scan", cmd_scan, "", "list plugged-in devices that are not registered",
 	  "List the devices plugged in now that no registered board claims: boards\n"
 	  "running Klipper or Katapult, USB-serial adapters, and boards in a ROM\n"
@@ -130,6 +136,7 @@ print_exit_codes(FILE *f)
 		fprintf(f, "  %-4d %s (%s)\n", -code, kflash_strerror(code),
 			kflash_error_name(code));
 	fprintf(f, "  %-4d usage error: unknown option, missing argument\n", CLI_EXIT_USAGE);
+	fprintf(f, "  %-4d kflash status: a board or MCU needs a reflash\n", CLI_EXIT_OUTDATED);
 }
 
 static void

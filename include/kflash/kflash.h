@@ -31,6 +31,7 @@
 #include <kflash/katapult.h>
 #include <kflash/klippy.h>
 #include <kflash/service.h>
+#include <kflash/status.h>
 #include <kflash/update.h>
 #include <kflash/error.h>
 #include <kflash/event.h>

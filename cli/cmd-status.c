@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: MIT */
+/* kflash status: which boards need a reflash after a Klipper update. */
+#include <string.h>
+
+#include "commands.h"
+
+static struct json_object *
+status_json(struct kflash_status *s)
+{
+	struct json_object *doc = json_object_new_object(), *mcus = json_object_new_array();
+	struct json_object *boards = json_object_new_array(), *klipper = NULL;
+
+	json_object_object_add(doc, "host_version",
+			       cli_json_string(kflash_status_get_host_version(s)));
+	if (kflash_status_get_klipper_state(s)) {
+		klipper = json_object_new_object();
+		json_object_object_add(klipper, "state",
+				       json_object_new_string(kflash_status_get_klipper_state(s)));
+	}
+	json_object_object_add(doc, "klipper", klipper);
+	for (size_t i = 0; i < kflash_status_get_mcu_count(s); i++) {
+		struct json_object *m = json_object_new_object();
+
+		json_object_object_add(m, "name",
+				       cli_json_string(kflash_status_get_mcu_name(s, i)));
+		json_object_object_add(m, "version",
+				       cli_json_string(kflash_status_get_mcu_version(s, i)));
+		json_object_object_add(m, "board",
+				       cli_json_string(kflash_status_get_mcu_board(s, i)));
+		json_object_object_add(
+			m, "needs_reflash",
+			json_object_new_boolean(kflash_status_get_mcu_needs_reflash(s, i)));
+		json_object_array_add(mcus, m);
+	}
+	json_object_object_add(doc, "mcus", mcus);
+	for (size_t i = 0; i < kflash_status_get_board_count(s); i++) {
+		struct json_object *b = json_object_new_object();
+
+		json_object_object_add(b, "name",
+				       cli_json_string(kflash_status_get_board_name(s, i)));
+		json_object_object_add(
+			b, "last_flashed_version",
+			cli_json_string(kflash_status_get_board_flashed_version(s, i)));
+		json_object_object_add(b, "live_version",
+				       cli_json_string(kflash_status_get_board_live_version(s, i)));
+		json_object_object_add(
+			b, "needs_reflash",
+			json_object_new_boolean(kflash_status_get_board_needs_reflash(s, i)));
+		json_object_object_add(b, "reason",
+				       cli_json_string(kflash_status_get_board_reason(s, i)));
+		json_object_array_add(boards, b);
+	}
+	json_object_object_add(doc, "boards", boards);
+	json_object_object_add(doc, "needs_reflash",
+			       json_object_new_boolean(kflash_status_get_needs_reflash(s)));
+	return doc;
+}
+
+static void
+print_status(struct kflash_status *s)
+{
+	printf("Klipper on this host: %s%s%s%s\n", kflash_status_get_host_version(s),
+	       kflash_status_get_klipper_state(s) ? " (running, " : " (not running)",
+	       kflash_status_get_klipper_state(s) ? kflash_status_get_klipper_state(s) : "",
+	       kflash_status_get_klipper_state(s) ? ")" : "");
+	if (kflash_status_get_board_count(s))
+		printf("\n%-16s %-34s %-34s %s\n", "BOARD", "LAST FLASHED", "RUNNING", "STATUS");
+	for (size_t i = 0; i < kflash_status_get_board_count(s); i++) {
+		const char *flashed = kflash_status_get_board_flashed_version(s, i);
+		const char *live = kflash_status_get_board_live_version(s, i);
+		const char *reason = kflash_status_get_board_reason(s, i);
+
+		printf("%-16s %-34s %-34s %s%s\n", kflash_status_get_board_name(s, i),
+		       flashed ? flashed : "-", live ? live : "-", reason ? "REFLASH: " : "current",
+		       reason ? reason : "");
+	}
+	for (size_t i = 0; i < kflash_status_get_mcu_count(s); i++) {
+		if (kflash_status_get_mcu_board(s, i))
+			continue;
+		printf("\nMCU '%s' runs %s and belongs to no board%s\n",
+		       kflash_status_get_mcu_name(s, i),
+		       kflash_status_get_mcu_version(s, i) ? kflash_status_get_mcu_version(s, i)
+							   : "?",
+		       kflash_status_get_mcu_needs_reflash(s, i)
+			       ? ": it needs a reflash (kflash add it with --klipper-mcu)"
+			       : "");
+	}
+	if (kflash_status_get_needs_reflash(s))
+		printf("\nRun kflash flash --all to bring every board up to date.\n");
+	else
+		printf("\nEvery board is up to date.\n");
+}
+
+int
+cmd_status(struct cli *cli, int argc, char **argv)
+{
+	struct kflash_status *s;
+	int c = cli_getopt(cli, argc, argv, "", NULL), r;
+
+	if (c == 'h')
+		return cli_command_help(cli);
+	if (c != -1)
+		return CLI_EXIT_USAGE;
+	if (optind < argc)
+		return cli_usage_error(cli, "unexpected argument '%s'", argv[optind]);
+	r = kflash_status_query(cli->ctx, &s);
+	if (r < 0)
+		return cli_fail(cli, r);
+	if (cli->json)
+		r = cli_print_json(cli, status_json(s));
+	else
+		print_status(s);
+	if (r == 0 && kflash_status_get_needs_reflash(s))
+		r = CLI_EXIT_OUTDATED;
+	kflash_status_unref(s);
+	return r;
+}

@@ -1,0 +1,276 @@
+/* SPDX-License-Identifier: MIT */
+/* Which boards and live MCUs run older firmware than the host's Klipper. */
+#include <string.h>
+
+#include "internal/klipper.h"
+#include "libkflash-private.h"
+
+struct mcu {
+	char *name, *version;
+	const char *board; /* into boards[] */
+	bool needs;
+};
+
+struct board {
+	char *name, *flashed, *live;
+	const char *reason; /* static */
+};
+
+struct kflash_status {
+	int refcount;
+	char *host;
+	char *klipper_state;
+	struct mcu *mcus;
+	size_t n_mcus;
+	struct board *boards;
+	size_t n_boards;
+};
+
+KFLASH_EXPORT struct kflash_status *
+kflash_status_ref(struct kflash_status *s)
+{
+	if (s)
+		s->refcount++;
+	return s;
+}
+
+KFLASH_EXPORT struct kflash_status *
+kflash_status_unref(struct kflash_status *s)
+{
+	if (!s || --s->refcount > 0)
+		return NULL;
+	for (size_t i = 0; i < s->n_mcus; i++) {
+		free(s->mcus[i].name);
+		free(s->mcus[i].version);
+	}
+	for (size_t i = 0; i < s->n_boards; i++) {
+		free(s->boards[i].name);
+		free(s->boards[i].flashed);
+		free(s->boards[i].live);
+	}
+	free(s->mcus);
+	free(s->boards);
+	free(s->host);
+	free(s->klipper_state);
+	free(s);
+	return NULL;
+}
+
+/* Does a firmware of version @v need a reflash for host @host? Why, if so. */
+static const char *
+compare(const char *v, const char *host, const char *older, const char *differs)
+{
+	switch (kflash_version_compare(v, host)) {
+	case KFLASH_VERSION_OLDER:
+		return older;
+	case KFLASH_VERSION_DIFFERENT:
+		/* Nothing can be said against an unknown host version. */
+		return kf_streq(host, "?") || !v ? NULL : differs;
+	default:
+		return NULL;
+	}
+}
+
+/* The live MCUs, when Klipper runs. */
+static int
+query_live(struct kflash_context *ctx, struct kflash_status *s)
+{
+	struct kflash_klippy *k = NULL;
+	int r = kflash_klippy_connect(ctx, &k);
+
+	if (r == KFLASH_ERR_NOT_FOUND) {
+		kf_debug(ctx, "%s: no live MCU versions", kflash_context_last_error(ctx));
+		return 0;
+	}
+	if (r == 0)
+		r = kflash_klippy_query_info(k);
+	if (r == 0)
+		r = kflash_klippy_query_status(k);
+	if (r < 0) {
+		kf_warn(ctx, "cannot ask Klipper for its MCUs: %s", kflash_context_last_error(ctx));
+		kflash_klippy_unref(k);
+		return 0;
+	}
+	s->klipper_state = kf_strdup(kflash_klippy_get_state(k));
+	/* Without a Klipper tree, the running Klipper's version is the host's. */
+	if (kf_streq(s->host, "?") && kflash_klippy_get_software_version(k)) {
+		free(s->host);
+		s->host = kf_strdup(kflash_klippy_get_software_version(k));
+	}
+	s->n_mcus = kflash_klippy_get_mcu_count(k);
+	s->mcus = calloc(s->n_mcus ? s->n_mcus : 1, sizeof(*s->mcus));
+	if (!s->mcus) {
+		kflash_klippy_unref(k);
+		return kf_error(ctx, KFLASH_ERR_NO_MEMORY, "out of memory");
+	}
+	for (size_t i = 0; i < s->n_mcus; i++) {
+		s->mcus[i].name = kf_strdup(kflash_klippy_get_mcu_name(k, i));
+		s->mcus[i].version = kf_strdup(kflash_klippy_get_mcu_version(k, i));
+	}
+	kflash_klippy_unref(k);
+	return 0;
+}
+
+KFLASH_EXPORT int
+kflash_status_query(struct kflash_context *ctx, struct kflash_status **ret)
+{
+	struct kflash_registry *reg;
+	struct kflash_status *s;
+	int r;
+
+	if (!ret)
+		return kf_error(ctx, KFLASH_ERR_INVALID, "no place to return the status");
+	*ret = NULL;
+	r = kflash_registry_load(ctx, &reg);
+	if (r < 0)
+		return r;
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		kflash_registry_unref(reg);
+		return kf_error(ctx, KFLASH_ERR_NO_MEMORY, "out of memory");
+	}
+	s->refcount = 1;
+	s->host = kf_klipper_version(ctx);
+	r = query_live(ctx, s);
+	s->n_boards = kflash_registry_get_board_count(reg);
+	s->boards = calloc(s->n_boards ? s->n_boards : 1, sizeof(*s->boards));
+	if (r == 0 && (!s->boards || !s->host))
+		r = kf_error(ctx, KFLASH_ERR_NO_MEMORY, "out of memory");
+	for (size_t i = 0; r == 0 && i < s->n_boards; i++) {
+		const struct kflash_board *b = kflash_registry_get_board(reg, i);
+		struct board *sb = &s->boards[i];
+		const char *section = kflash_board_get_klipper_mcu(b);
+
+		sb->name = kf_strdup(kflash_board_get_name(b));
+		sb->flashed = kf_strdup(kflash_board_get_last_flash_version(b));
+		for (size_t m = 0; section && m < s->n_mcus; m++) {
+			if (!kf_streq(s->mcus[m].name, section))
+				continue;
+			s->mcus[m].board = sb->name;
+			sb->live = kf_strdup(s->mcus[m].version);
+		}
+		if (sb->live)
+			sb->reason =
+				compare(sb->live, s->host, "live version is older than the host",
+					"live version differs from the host");
+		if (!sb->reason && !kflash_board_has_last_flash(b))
+			sb->reason = sb->live ? NULL : "never flashed by kflash";
+		else if (!sb->reason && !kflash_board_get_last_flash_ok(b))
+			sb->reason = "last flash failed";
+		else if (!sb->reason && !sb->live)
+			sb->reason =
+				compare(sb->flashed, s->host, "last flash is older than the host",
+					"last flash differs from the host");
+	}
+	for (size_t m = 0; r == 0 && m < s->n_mcus; m++)
+		s->mcus[m].needs = compare(s->mcus[m].version, s->host, "older", "differs") != NULL;
+	kflash_registry_unref(reg);
+	if (r < 0) {
+		kflash_status_unref(s);
+		return r;
+	}
+	*ret = s;
+	return 0;
+}
+
+KFLASH_EXPORT const char *
+kflash_status_get_host_version(const struct kflash_status *s)
+{
+	return s ? s->host : NULL;
+}
+
+KFLASH_EXPORT const char *
+kflash_status_get_klipper_state(const struct kflash_status *s)
+{
+	return s ? s->klipper_state : NULL;
+}
+
+KFLASH_EXPORT int
+kflash_status_get_needs_reflash(const struct kflash_status *s)
+{
+	for (size_t i = 0; s && i < s->n_boards; i++)
+		if (s->boards[i].reason)
+			return 1;
+	for (size_t i = 0; s && i < s->n_mcus; i++)
+		if (s->mcus[i].needs)
+			return 1;
+	return 0;
+}
+
+KFLASH_EXPORT size_t
+kflash_status_get_mcu_count(const struct kflash_status *s)
+{
+	return s ? s->n_mcus : 0;
+}
+
+static const struct mcu *
+mcu_at(const struct kflash_status *s, size_t i)
+{
+	return s && i < s->n_mcus ? &s->mcus[i] : NULL;
+}
+
+static const struct board *
+board_at(const struct kflash_status *s, size_t i)
+{
+	return s && i < s->n_boards ? &s->boards[i] : NULL;
+}
+
+KFLASH_EXPORT const char *
+kflash_status_get_mcu_name(const struct kflash_status *s, size_t i)
+{
+	return mcu_at(s, i) ? mcu_at(s, i)->name : NULL;
+}
+
+KFLASH_EXPORT const char *
+kflash_status_get_mcu_version(const struct kflash_status *s, size_t i)
+{
+	return mcu_at(s, i) ? mcu_at(s, i)->version : NULL;
+}
+
+KFLASH_EXPORT const char *
+kflash_status_get_mcu_board(const struct kflash_status *s, size_t i)
+{
+	return mcu_at(s, i) ? mcu_at(s, i)->board : NULL;
+}
+
+KFLASH_EXPORT int
+kflash_status_get_mcu_needs_reflash(const struct kflash_status *s, size_t i)
+{
+	return mcu_at(s, i) && mcu_at(s, i)->needs ? 1 : 0;
+}
+
+KFLASH_EXPORT size_t
+kflash_status_get_board_count(const struct kflash_status *s)
+{
+	return s ? s->n_boards : 0;
+}
+
+KFLASH_EXPORT const char *
+kflash_status_get_board_name(const struct kflash_status *s, size_t i)
+{
+	return board_at(s, i) ? board_at(s, i)->name : NULL;
+}
+
+KFLASH_EXPORT const char *
+kflash_status_get_board_flashed_version(const struct kflash_status *s, size_t i)
+{
+	return board_at(s, i) ? board_at(s, i)->flashed : NULL;
+}
+
+KFLASH_EXPORT const char *
+kflash_status_get_board_live_version(const struct kflash_status *s, size_t i)
+{
+	return board_at(s, i) ? board_at(s, i)->live : NULL;
+}
+
+KFLASH_EXPORT int
+kflash_status_get_board_needs_reflash(const struct kflash_status *s, size_t i)
+{
+	return board_at(s, i) && board_at(s, i)->reason ? 1 : 0;
+}
+
+KFLASH_EXPORT const char *
+kflash_status_get_board_reason(const struct kflash_status *s, size_t i)
+{
+	return board_at(s, i) ? board_at(s, i)->reason : NULL;
+}
