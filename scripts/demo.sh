@@ -1,38 +1,51 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 #
-# The main job of libkflash, end to end, on a fresh machine: builds
-# everything, then runs kflash in a sandbox of its own.
+# The main job of libkflash, end to end, on a fresh machine, without a
+# printer: it builds everything, then sets up a sandbox with a fake Klipper
+# tree, two simulated boards (an Octopus on USB running Klipper, and an
+# STM32 on a Pi UART), a fake systemctl and sudo, and a stand-in for
+# Klipper's API socket. It registers the boards and runs the real
+# `kflash flash --all` against them, then `kflash status`.
+#
+#   ./scripts/demo.sh
+#
+# KFLASH_DEMO_BUILDDIR=DIR uses an existing build instead of building (the
+# tests do this). Everything the demo starts is stopped on exit and on Ctrl+C.
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-"$top/scripts/deps.sh"
-
-builddir=${KFLASH_BUILDDIR:-"$top/build"}/normal
-if [ -f "$builddir/build.ninja" ]; then
-	meson setup --reconfigure "$builddir" >/dev/null
+if [ -n "${KFLASH_DEMO_BUILDDIR:-}" ]; then
+	builddir=$KFLASH_DEMO_BUILDDIR
 else
-	meson setup "$builddir" >/dev/null
+	"$top/scripts/deps.sh"
+	builddir=${KFLASH_BUILDDIR:-"$top/build"}/normal
+	if [ -f "$builddir/build.ninja" ]; then
+		meson setup --reconfigure "$builddir" >/dev/null
+	else
+		meson setup "$builddir" >/dev/null
+	fi
+	meson compile -C "$builddir" >/dev/null
 fi
-meson compile -C "$builddir" >/dev/null
+
+kflash="$builddir/cli/kflash"
+sim="$builddir/tests/katapult-sim/kflash-sim"
+klippy="$builddir/tests/klippy-server"
+configs="$top/tests/fixtures/klipper-configs"
 
 sandbox=$(mktemp -d "${TMPDIR:-/tmp}/kflash-demo.XXXXXX")
-sims=""
+pids=""
 cleanup() {
-	for pid in $sims; do
+	trap - EXIT INT TERM
+	for pid in $pids; do
 		kill "$pid" 2>/dev/null || true
 	done
 	wait 2>/dev/null || true
 	rm -rf "$sandbox"
 }
-trap cleanup EXIT INT TERM
-
-kflash="$builddir/cli/kflash"
-sim="$builddir/tests/katapult-sim/kflash-sim"
-dev="$sandbox/dev"
-mkdir -p "$dev"
-export KFLASH_CONFIG_DIR="$sandbox/config" KFLASH_CACHE_DIR="$sandbox/cache"
-export KFLASH_DEV_DIR="$dev"
+trap cleanup EXIT
+trap 'cleanup; exit 130' INT
+trap 'cleanup; exit 143' TERM
 
 bold="" plain=""
 if [ -t 1 ]; then
@@ -42,43 +55,101 @@ step() {
 	printf '\n%s== %s%s\n' "$bold" "$*" "$plain"
 }
 
-# start_board ARGS...: a simulated board; waits until its links exist.
-start_board() {
-	ready=$(mktemp -u "$sandbox/ready.XXXXXX")
-	"$sim" --dev-dir "$dev" --ready-file "$ready" "$@" &
-	sims="$sims $!"
+# start READY_FILE PROGRAM ARGS...: a background helper, once it is ready.
+start() {
+	ready=$1
+	shift
+	"$@" &
+	pids="$pids $!"
 	i=0
-	while [ ! -e "$ready" ] && [ $i -lt 100 ]; do
+	while [ ! -e "$ready" ] && [ $i -lt 200 ]; do
 		sleep 0.05
 		i=$((i + 1))
 	done
 }
 
-step "three simulated boards: an Octopus and an EBB36 over USB running Klipper, a Pico in Katapult"
-start_board --mode usb --mcu stm32f446xx --serial 1A2B3C4D5E6F708192A3B4C5 --usb-port 1.2
-start_board --mode usb --mcu stm32g0b1xx --serial 4E0031000B50415833323520 --usb-port 1.3
-start_board --mode katapult --mcu rp2040 --serial E66138935F2A4D28 --usb-port 1.4
-ls "$dev/serial/by-id"
+dev="$sandbox/dev"
+mkdir -p "$dev" "$sandbox/state"
+export KFLASH_CONFIG_DIR="$sandbox/config" KFLASH_CACHE_DIR="$sandbox/cache"
+export KFLASH_DEV_DIR="$dev" KFLASH_KLIPPER_DIR="$sandbox/klipper"
+export KFLASH_KLIPPY_SOCKET="$sandbox/klippy.sock"
+# The fakes: systemctl and sudo log to calls.log; the build logs there too.
+export PATH="$top/tests/fakes/bin:$PATH"
+export KF_FAKE_LOG="$sandbox/calls.log" KF_FAKE_STATE="$sandbox/state"
+export KF_FAKE_KLIPPER_LOG="$sandbox/calls.log"
 
-step "kflash scan: what is plugged in, and how to add it"
+step "a sandbox in $sandbox: a Klipper tree, two boards, Klipper's API socket"
+cp -r "$top/tests/fake-klipper" "$sandbox/klipper"
+(
+	cd "$sandbox/klipper"
+	git init -q
+	git -c user.name=demo -c user.email=demo@kflash.invalid add -A
+	git -c user.name=demo -c user.email=demo@kflash.invalid commit -q -m "Klipper"
+	git tag v0.12.0
+)
+# An Octopus (STM32F446, Katapult at 32 KiB) on USB, running Klipper ...
+start "$sandbox/octopus.ready" "$sim" --dev-dir "$dev" --mode usb --mcu stm32f446xx \
+	--serial 1A2B3C4D5E6F708192A3B4C5 --usb-port 1.2 --rate 200000 \
+	--ready-file "$sandbox/octopus.ready"
+# ... and a toolboard on the Pi's UART at 250000 baud, as slow as a real one.
+start "$sandbox/uart.ready" "$sim" --dev-dir "$dev" --mode uart --uart-link ttyAMA0 \
+	--mcu stm32f446xx --baud 250000 --rate 25000 --ready-file "$sandbox/uart.ready"
+# Klipper's API socket, with both MCUs still on the firmware of an older Klipper.
+start_klippy() {
+	rm -f "$sandbox/klippy.ready"
+	start "$sandbox/klippy.ready" "$klippy" --socket "$KFLASH_KLIPPY_SOCKET" \
+		--ready-file "$sandbox/klippy.ready" --mcu "mcu=$1" --mcu "mcu toolhead=$1"
+	klippy_pid=$!
+}
+start_klippy v0.11.0-271-g5f0d252
+ls -l "$dev/serial/by-id" "$dev/ttyAMA0" | sed 's/^/    /'
+
+step "kflash scan: what is plugged in"
 "$kflash" scan
 
-step "kflash add: register two of them"
-"$kflash" add octopus --serial "$dev/serial/by-id/usb-Klipper_stm32f446xx_1A2B3C4D5E6F708192A3B4C5-if00" --klipper-mcu mcu
-"$kflash" add ebb36 --serial "$dev/serial/by-id/usb-Klipper_stm32g0b1xx_4E0031000B50415833323520-if00" --klipper-mcu "mcu toolhead"
+step "kflash add: register both boards"
+"$kflash" add octopus --serial "$dev/serial/by-id/usb-Klipper_stm32f446xx_1A2B3C4D5E6F708192A3B4C5-if00" \
+	--klipper-mcu mcu
+"$kflash" add toolhead --serial "$dev/ttyAMA0" --mcu stm32f446xx --baud 250000 \
+	--klipper-mcu "mcu toolhead"
 
-step "kflash list: the Pico is registered from its Klipper name, but shows up in Katapult"
-"$kflash" add pico --serial "$dev/serial/by-id/usb-Klipper_rp2040_E66138935F2A4D28-if00"
+step "kflash config: each board gets its own Klipper config"
+"$kflash" config octopus --from "$configs/stm32f446_usb.config"
+sed -e 's/^CONFIG_USBSERIAL=y$/# CONFIG_USBSERIAL is not set\nCONFIG_SERIAL=y\nCONFIG_SERIAL_BAUD=250000/' \
+	"$configs/stm32f446_usb.config" >"$sandbox/uart.config"
+"$kflash" config toolhead --from "$sandbox/uart.config"
+
+step "kflash list: both connected, in Klipper mode and on the UART"
 "$kflash" list
 
-step "kflash list --json: the contract scripts rely on"
-"$kflash" list --json
+step "kflash status: after a Klipper update, both boards run old firmware"
+"$kflash" status || echo "(exit status $?: something needs a reflash)"
 
-step "a hand-corrupted registry is refused with its position, and never rewritten"
-cp "$KFLASH_CONFIG_DIR/devices.json" "$sandbox/good.json"
-sed -i 's/"mcu": "rp2040"/"mcu": 2040/' "$KFLASH_CONFIG_DIR/devices.json"
-"$kflash" list || echo "(exit status $?)"
-cp "$sandbox/good.json" "$KFLASH_CONFIG_DIR/devices.json"
+step "kflash flash --all: build both, stop Klipper once, flash both, start it, confirm"
+"$kflash" flash --all
 
-step "kflash paths: where everything lives in this sandbox"
-"$kflash" paths
+step "what the fake systemctl and the fake Klipper build saw"
+sed 's/^/    /' "$sandbox/calls.log"
+
+step "kflash status: everything current now"
+# The stand-in for Klipper restarts as the real one would: its MCUs now
+# report the firmware just flashed.
+kill "$klippy_pid"
+wait "$klippy_pid" 2>/dev/null || true
+start_klippy "$(git -C "$sandbox/klipper" describe --always --tags --long --dirty)"
+"$kflash" status
+
+step "kflash flash --all again: nothing changed, so nothing is rebuilt"
+"$kflash" flash --all
+
+cat <<EOF
+
+Done. To try kflash by hand in a sandbox of your own, run these in one shell:
+
+    export KFLASH_DEV_DIR=/tmp/kflash-try/dev KFLASH_CONFIG_DIR=/tmp/kflash-try/config
+    mkdir -p \$KFLASH_DEV_DIR
+    $sim --dev-dir \$KFLASH_DEV_DIR &
+    $kflash scan
+    $kflash --help
+
+EOF

@@ -141,13 +141,10 @@ add_top_tty(struct kf_device_list *list, const char *dir, const char *name)
 
 		if (strncmp(name, prefixes[i], n) == 0 && name[n] >= '0' && name[n] <= '9') {
 			struct kflash_device *dev;
-			struct stat st;
 
+			/* Known by its name here (ttyAMA0, serial0), not by its pty or node. */
 			path = join(dir, name);
-			if (!path)
-				return -ENOMEM;
-			return add_tty(list, path, lstat(path, &st) == 0 && S_ISLNK(st.st_mode),
-				       &dev);
+			return path ? add_tty(list, path, false, &dev) : -ENOMEM;
 		}
 	}
 	return 0;
