@@ -19,7 +19,7 @@ import ctypes.util
 import os
 
 __all__ = [
-    "Context", "Board", "Device", "Event", "KflashError", "library_version",
+    "Context", "Board", "Device", "Event", "KflashError", "library_version", "version_compare",
 ]
 
 SONAME = "libkflash.so.0"
@@ -106,6 +106,54 @@ _FUNCTIONS = {
     "kflash_device_get_vid": (ctypes.c_uint, [_obj_p]),
     "kflash_device_get_pid": (ctypes.c_uint, [_obj_p]),
     "kflash_device_get_usb_port": (_str, [_obj_p]),
+    # firmware and builds
+    "kflash_registry_find_board": (_obj_p, [_obj_p, _str]),
+    "kflash_firmware_get_path": (_str, [_obj_p]),
+    "kflash_firmware_get_size": (ctypes.c_size_t, [_obj_p]),
+    "kflash_firmware_get_mcu": (_str, [_obj_p]),
+    "kflash_firmware_get_version": (_str, [_obj_p]),
+    "kflash_firmware_get_sha256": (_str, [_obj_p]),
+    "kflash_build_board": (ctypes.c_int, [_ctx_p, _obj_p, ctypes.c_uint, ctypes.POINTER(_obj_p)]),
+    "kflash_build_unref": (_obj_p, [_obj_p]),
+    "kflash_build_get_result": (ctypes.c_int, [_obj_p]),
+    "kflash_build_get_artifact": (_str, [_obj_p]),
+    "kflash_build_get_firmware": (_obj_p, [_obj_p]),
+    # status
+    "kflash_version_compare": (ctypes.c_int, [_str, _str]),
+    "kflash_status_query": (ctypes.c_int, [_ctx_p, ctypes.POINTER(_obj_p)]),
+    "kflash_status_unref": (_obj_p, [_obj_p]),
+    "kflash_status_get_host_version": (_str, [_obj_p]),
+    "kflash_status_get_klipper_state": (_str, [_obj_p]),
+    "kflash_status_get_needs_reflash": (ctypes.c_int, [_obj_p]),
+    "kflash_status_get_mcu_count": (ctypes.c_size_t, [_obj_p]),
+    "kflash_status_get_mcu_name": (_str, [_obj_p, ctypes.c_size_t]),
+    "kflash_status_get_mcu_version": (_str, [_obj_p, ctypes.c_size_t]),
+    "kflash_status_get_mcu_board": (_str, [_obj_p, ctypes.c_size_t]),
+    "kflash_status_get_mcu_needs_reflash": (ctypes.c_int, [_obj_p, ctypes.c_size_t]),
+    "kflash_status_get_board_count": (ctypes.c_size_t, [_obj_p]),
+    "kflash_status_get_board_name": (_str, [_obj_p, ctypes.c_size_t]),
+    "kflash_status_get_board_flashed_version": (_str, [_obj_p, ctypes.c_size_t]),
+    "kflash_status_get_board_live_version": (_str, [_obj_p, ctypes.c_size_t]),
+    "kflash_status_get_board_needs_reflash": (ctypes.c_int, [_obj_p, ctypes.c_size_t]),
+    "kflash_status_get_board_reason": (_str, [_obj_p, ctypes.c_size_t]),
+    # the update
+    "kflash_update_new": (ctypes.c_int, [_ctx_p, ctypes.POINTER(_obj_p)]),
+    "kflash_update_unref": (_obj_p, [_obj_p]),
+    "kflash_update_add_board": (ctypes.c_int, [_obj_p, _str]),
+    "kflash_update_add_all_boards": (ctypes.c_int, [_obj_p]),
+    "kflash_update_set_flags": (None, [_obj_p, ctypes.c_uint]),
+    "kflash_update_run": (ctypes.c_int, [_obj_p]),
+    "kflash_board_result_name": (_str, [ctypes.c_int]),
+    "kflash_update_get_board_count": (ctypes.c_size_t, [_obj_p]),
+    "kflash_update_get_board_name": (_str, [_obj_p, ctypes.c_size_t]),
+    "kflash_update_get_board_result": (ctypes.c_int, [_obj_p, ctypes.c_size_t]),
+    "kflash_update_get_board_message": (_str, [_obj_p, ctypes.c_size_t]),
+    "kflash_update_get_board_method": (_str, [_obj_p, ctypes.c_size_t]),
+    "kflash_update_get_board_version": (_str, [_obj_p, ctypes.c_size_t]),
+    "kflash_update_get_board_duration_ms": (ctypes.c_uint64, [_obj_p, ctypes.c_size_t]),
+    "kflash_update_get_klipper_stopped": (ctypes.c_int, [_obj_p]),
+    "kflash_update_get_klipper_restarted": (ctypes.c_int, [_obj_p]),
+    "kflash_update_get_klipper_state": (_str, [_obj_p]),
 }
 
 
@@ -139,6 +187,12 @@ def _bytes(text):
 def library_version():
     """The version of the loaded libkflash."""
     return _text(_lib.kflash_version())
+
+
+def version_compare(a, b):
+    """-1 when Klipper version ``a`` is older than ``b``, 0 the same, 1 newer,
+    2 different but not orderable (see kflash_version_compare())."""
+    return _lib.kflash_version_compare(_bytes(a), _bytes(b))
 
 
 # ---- errors ----
@@ -204,11 +258,11 @@ def _error(code, message):
 class Event:
     """One library event, copied out of C while the handler runs."""
 
-    TYPES = ("log", "phase", "progress", "output")
+    TYPES = {1: "log", 2: "phase", 3: "progress", 4: "output"}
     LEVELS = {10: "debug", 20: "info", 30: "warning", 40: "error"}
 
     def __init__(self, raw):
-        self.type = self.TYPES[_lib.kflash_event_get_type(raw)]
+        self.type = self.TYPES.get(_lib.kflash_event_get_type(raw), "log")
         self.level = self.LEVELS.get(_lib.kflash_event_get_level(raw), "info")
         self.phase = _text(_lib.kflash_phase_name(_lib.kflash_event_get_phase(raw)))
         self.board = _text(_lib.kflash_event_get_board(raw))
@@ -398,6 +452,104 @@ class Context:
     def remove_board(self, name):
         """Unregister a board (its cached config and builds stay)."""
         self._check(_lib.kflash_registry_remove_board(self._ptr, _bytes(name)))
+
+    # ---- builds, status, the update ----
+
+    def build(self, name, clean=False):
+        """Build board ``name``; returns {"result", "artifact", "mcu", "version", "sha256"}."""
+        reg = _obj_p()
+        self._check(_lib.kflash_registry_load(self._ptr, ctypes.byref(reg)))
+        built = _obj_p()
+        try:
+            board = _lib.kflash_registry_find_board(reg, _bytes(name))
+            if not board:
+                raise NotFoundError(-2, "no board named %s is registered" % name)
+            self._check(_lib.kflash_build_board(self._ptr, board, 1 if clean else 0,
+                                                ctypes.byref(built)))
+            fw = _lib.kflash_build_get_firmware(built)
+            return {
+                "result": "up-to-date" if _lib.kflash_build_get_result(built) == 2 else "built",
+                "artifact": _text(_lib.kflash_build_get_artifact(built)),
+                "size": _lib.kflash_firmware_get_size(fw),
+                "mcu": _text(_lib.kflash_firmware_get_mcu(fw)),
+                "version": _text(_lib.kflash_firmware_get_version(fw)),
+                "sha256": _text(_lib.kflash_firmware_get_sha256(fw)),
+            }
+        finally:
+            _lib.kflash_build_unref(built)
+            _lib.kflash_registry_unref(reg)
+
+    def status(self):
+        """Which boards and live MCUs need a reflash, as the JSON of kflash status."""
+        st = _obj_p()
+        self._check(_lib.kflash_status_query(self._ptr, ctypes.byref(st)))
+        try:
+            state = _text(_lib.kflash_status_get_klipper_state(st))
+            return {
+                "host_version": _text(_lib.kflash_status_get_host_version(st)),
+                "klipper": {"state": state} if state else None,
+                "needs_reflash": bool(_lib.kflash_status_get_needs_reflash(st)),
+                "mcus": [{
+                    "name": _text(_lib.kflash_status_get_mcu_name(st, i)),
+                    "version": _text(_lib.kflash_status_get_mcu_version(st, i)),
+                    "board": _text(_lib.kflash_status_get_mcu_board(st, i)),
+                    "needs_reflash": bool(_lib.kflash_status_get_mcu_needs_reflash(st, i)),
+                } for i in range(_lib.kflash_status_get_mcu_count(st))],
+                "boards": [{
+                    "name": _text(_lib.kflash_status_get_board_name(st, i)),
+                    "last_flashed_version": _text(_lib.kflash_status_get_board_flashed_version(st, i)),
+                    "live_version": _text(_lib.kflash_status_get_board_live_version(st, i)),
+                    "needs_reflash": bool(_lib.kflash_status_get_board_needs_reflash(st, i)),
+                    "reason": _text(_lib.kflash_status_get_board_reason(st, i)),
+                } for i in range(_lib.kflash_status_get_board_count(st))],
+            }
+        finally:
+            _lib.kflash_status_unref(st)
+
+    UPDATE_FLAGS = {"dry_run": 1, "force": 2, "no_build": 4, "fail_fast": 8, "clean": 16}
+
+    def update(self, names=None, **flags):
+        """The whole update (kflash flash): ``names`` or every board when None.
+
+        Keyword flags: dry_run, force, no_build, fail_fast, clean. Returns
+        the summary; raises on failure, with the summary as ``.summary``.
+        """
+        unknown = set(flags) - set(self.UPDATE_FLAGS)
+        if unknown:
+            raise TypeError("unknown update flags: %s" % ", ".join(sorted(unknown)))
+        job = _obj_p()
+        self._check(_lib.kflash_update_new(self._ptr, ctypes.byref(job)))
+        try:
+            if names is None:
+                self._check(_lib.kflash_update_add_all_boards(job))
+            for name in names or []:
+                self._check(_lib.kflash_update_add_board(job, _bytes(name)))
+            _lib.kflash_update_set_flags(job, sum(v for k, v in self.UPDATE_FLAGS.items()
+                                                  if flags.get(k)))
+            r = _lib.kflash_update_run(job)
+            summary = {
+                "boards": [{
+                    "name": _text(_lib.kflash_update_get_board_name(job, i)),
+                    "result": _text(_lib.kflash_board_result_name(
+                        _lib.kflash_update_get_board_result(job, i))),
+                    "method": _text(_lib.kflash_update_get_board_method(job, i)),
+                    "version": _text(_lib.kflash_update_get_board_version(job, i)),
+                    "seconds": _lib.kflash_update_get_board_duration_ms(job, i) / 1000.0,
+                    "message": _text(_lib.kflash_update_get_board_message(job, i)),
+                } for i in range(_lib.kflash_update_get_board_count(job))],
+                "klipper": {
+                    "stopped": bool(_lib.kflash_update_get_klipper_stopped(job)),
+                    "restarted": bool(_lib.kflash_update_get_klipper_restarted(job)),
+                    "state": _text(_lib.kflash_update_get_klipper_state(job)),
+                },
+            }
+            if r < 0:
+                err = _error(r, _text(_lib.kflash_context_last_error(self._ptr)))
+                err.summary = summary
+                raise err
+            return summary
+        finally:
+            _lib.kflash_update_unref(job)
 
     # ---- discovery ----
 

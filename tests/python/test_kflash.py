@@ -3,7 +3,9 @@
 
 import os
 import shutil
+import subprocess
 import tempfile
+import time
 import unittest
 
 import kflash
@@ -100,3 +102,91 @@ class ContextTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class UpdateTest(unittest.TestCase):
+    """A simulated board, the fake Klipper tree and systemctl: build, status, update."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="kflash-py.")
+        self.dev = os.path.join(self.dir, "dev")
+        os.makedirs(os.path.join(self.dir, "state"))
+        klipper = os.path.join(self.dir, "klipper")
+        shutil.copytree(os.environ["KF_FAKE_KLIPPER_SRC"], klipper)
+        git = ["git", "-C", klipper, "-c", "user.name=t", "-c", "user.email=t@t.invalid"]
+        subprocess.run(["git", "-C", klipper, "init", "-q"], check=True)
+        subprocess.run(git + ["add", "-A"], check=True)
+        subprocess.run(git + ["commit", "-q", "-m", "fake"], check=True)
+        subprocess.run(["git", "-C", klipper, "tag", "v0.12.0"], check=True)
+        self.saved_env = dict(os.environ)
+        os.environ["PATH"] = os.environ["KF_FAKES_BIN"] + ":" + os.environ["PATH"]
+        os.environ["KF_FAKE_LOG"] = os.path.join(self.dir, "calls.log")
+        os.environ["KF_FAKE_STATE"] = os.path.join(self.dir, "state")
+        ready = os.path.join(self.dir, "ready")
+        self.sim = subprocess.Popen([os.environ["KF_SIM_BIN"], "--dev-dir", self.dev,
+                                     "--mcu", "stm32f446xx", "--serial", SERIAL,
+                                     "--ready-file", ready])
+        for _ in range(500):
+            if os.path.exists(ready):
+                break
+            time.sleep(0.01)
+        self.events = []
+        self.ctx = kflash.Context(
+            on_event=self.events.append,
+            config_dir=os.path.join(self.dir, "config"),
+            registry=os.path.join(self.dir, "config", "devices.json"),
+            cache_dir=os.path.join(self.dir, "cache"),
+            klipper_dir=klipper,
+            klippy_socket=os.path.join(self.dir, "klippy.sock"),
+            dev_dir=self.dev)
+
+    def tearDown(self):
+        self.ctx.close()
+        self.sim.terminate()
+        self.sim.wait()
+        os.environ.clear()
+        os.environ.update(self.saved_env)
+        shutil.rmtree(self.dir)
+
+    def test_build_status_and_update_with_progress(self):
+        self.ctx.add_board("octopus", serial_path=os.path.join(self.dev, "serial", "by-id", BY_ID))
+        with self.assertRaises(kflash.NotFoundError) as caught:
+            self.ctx.build("octopus")
+        self.assertIn("kflash config octopus", str(caught.exception))
+        subprocess.run([os.environ["KF_KFLASH_BIN"], "config", "octopus", "--from",
+                        os.path.join(os.environ["KF_TEST_FIXTURES"], "klipper-configs",
+                                     "stm32f446_usb.config"), "-q"],
+                       check=True, env=dict(os.environ,
+                                            KFLASH_CONFIG_DIR=os.path.join(self.dir, "config"),
+                                            KFLASH_REGISTRY=os.path.join(self.dir, "config",
+                                                                         "devices.json")))
+        built = self.ctx.build("octopus")
+        self.assertEqual(built["result"], "built")
+        self.assertEqual(built["mcu"], "stm32f446xx")
+
+        status = self.ctx.status()
+        self.assertIsNone(status["klipper"])
+        self.assertEqual(status["boards"][0]["reason"], "never flashed by kflash")
+
+        self.assertEqual(self.ctx.update(["octopus"], dry_run=True)["boards"][0]["result"],
+                         "planned")
+        summary = self.ctx.update(["octopus"])
+        self.assertEqual(summary["boards"][0]["result"], "flashed")
+        self.assertEqual(summary["boards"][0]["method"], "katapult")
+        self.assertTrue(summary["klipper"]["stopped"])
+        self.assertTrue(summary["klipper"]["restarted"])
+        progress = [e for e in self.events if e.type == "progress"]
+        self.assertTrue(any(e.message == "writing" and e.done == e.total for e in progress),
+                        progress)
+        self.assertTrue(all(e.board == "octopus" and e.phase == "Flash" for e in progress))
+        self.assertFalse(self.ctx.status()["boards"][0]["needs_reflash"])
+
+        with self.assertRaises(kflash.NotFoundError) as caught:
+            self.ctx.update(["ghost"])
+        self.assertIn("no board named ghost", caught.exception.message)
+        with self.assertRaises(TypeError):
+            self.ctx.update(["octopus"], sideways=True)
+
+    def test_version_compare(self):
+        self.assertEqual(kflash.version_compare("v0.11.0-1-gabc", "v0.12.0-1-gdef"), -1)
+        self.assertEqual(kflash.version_compare("v0.12.0-3-gabc-dirty", "v0.12.0-3-gabc"), 0)
