@@ -21,19 +21,19 @@
 #ifndef KFLASH_KFLASH_H
 #define KFLASH_KFLASH_H
 
-#include <kflash/context.h>
-#include <kflash/registry.h>
 #include <kflash/build.h>
 #include <kflash/config.h>
+#include <kflash/context.h>
 #include <kflash/discovery.h>
+#include <kflash/error.h>
+#include <kflash/event.h>
 #include <kflash/firmware.h>
 #include <kflash/flash.h>
 #include <kflash/katapult.h>
 #include <kflash/klippy.h>
+#include <kflash/registry.h>
 #include <kflash/service.h>
 #include <kflash/status.h>
 #include <kflash/update.h>
-#include <kflash/error.h>
-#include <kflash/event.h>
 
 #endif /* KFLASH_KFLASH_H */
