@@ -19,6 +19,7 @@ enum {
 	OPT_CLEAN,
 	OPT_FIRMWARE,
 	OPT_WAIT_READY,
+	OPT_METHOD,
 };
 
 /* No names on a terminal: a numbered choice; returns the names chosen. */
@@ -186,10 +187,11 @@ cmd_flash(struct cli *cli, int argc, char **argv)
 		{ "clean", no_argument, NULL, OPT_CLEAN },
 		{ "firmware", required_argument, NULL, OPT_FIRMWARE },
 		{ "wait-ready", required_argument, NULL, OPT_WAIT_READY },
+		{ "method", required_argument, NULL, OPT_METHOD },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct kflash_update *u;
-	const char *firmware = NULL;
+	const char *firmware = NULL, *method = NULL;
 	unsigned int flags = 0;
 	bool all = false;
 	int c, r;
@@ -217,6 +219,9 @@ cmd_flash(struct cli *cli, int argc, char **argv)
 		case OPT_FIRMWARE:
 			firmware = optarg;
 			break;
+		case OPT_METHOD:
+			method = optarg;
+			break;
 		case OPT_WAIT_READY: {
 			char *end;
 			unsigned long secs = strtoul(optarg, &end, 10);
@@ -243,6 +248,20 @@ cmd_flash(struct cli *cli, int argc, char **argv)
 	if (r < 0)
 		return cli_fail(cli, r);
 	kflash_update_set_flags(u, flags);
+	if (method) {
+		enum kflash_method m;
+
+		r = kflash_method_from_name(method, &m);
+		if (r < 0) {
+			kflash_update_unref(u);
+			return cli_usage_error(
+				cli,
+				"unknown flash method '%s': use auto, katapult, make "
+				"or sdcard",
+				method);
+		}
+		kflash_update_set_method(u, m);
+	}
 	if (all)
 		kflash_update_add_all_boards(u);
 	for (int i = optind; i < argc && r == 0; i++)

@@ -79,6 +79,7 @@ const struct cli_command cli_commands[] = {
 	  "  --clean                build from scratch\n"
 	  "  --fail-fast            stop at the first board that fails\n"
 	  "  --firmware FILE        flash FILE to the one board named, without building\n"
+	  "  --method METHOD        this time, flash with auto, katapult, make or sdcard\n"
 	  "  --wait-ready SECONDS   how long to wait for Klipper to be ready again (60)\n" },
 	{ "status", cmd_status, "", "which boards need a reflash",
 	  "Compare the Klipper version of this host (git describe in the Klipper\n"

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include <kflash/context.h>
+#include <kflash/registry.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -98,6 +99,15 @@ kflash_update_add_all_boards(struct kflash_update *update);
  */
 int
 kflash_update_set_firmware(struct kflash_update *update, const char *name, const char *path);
+
+/**
+ * Flash every board of this run with @p method instead of its own (the
+ * registry is not changed).
+ *
+ * @return 0, KFLASH_ERR_INVALID, or KFLASH_ERR_BUSY once the job ran.
+ */
+int
+kflash_update_set_method(struct kflash_update *update, enum kflash_method method);
 
 /** @param flags enum kflash_update_flags. */
 void

@@ -21,8 +21,12 @@ struct kf_flash_job {
 	struct kflash_firmware *firmware;
 	struct kflash_config *config;
 	struct kflash_device *device;
-	/* Set by the Katapult method once a block was written: no fallback then. */
-	bool wrote;
+	/*
+	 * Set by the Katapult method once Katapult answered: from then on a
+	 * failure is Katapult's (a refused check, a transfer), and no fallback
+	 * to make flash would help.
+	 */
+	bool connected;
 };
 
 /* katapult.c */

@@ -39,6 +39,26 @@ kflash_flash_get_came_back(const struct kflash_flash *f)
 	return f && f->came_back ? 1 : 0;
 }
 
+/* The ROM bootloader a board came back as (DFU, BOOTSEL), or NULL. */
+static struct kflash_device *
+rom_bootloader(struct kflash_context *ctx)
+{
+	struct kflash_discovery *d;
+	struct kflash_device *found = NULL;
+
+	if (kflash_discovery_scan(ctx, &d) < 0)
+		return NULL;
+	for (size_t i = 0; !found && i < kflash_discovery_get_device_count(d); i++) {
+		struct kflash_device *dev = kflash_discovery_get_device(d, i);
+
+		if (kflash_device_get_mode(dev) == KFLASH_MODE_DFU ||
+		    kflash_device_get_mode(dev) == KFLASH_MODE_RP2_BOOT)
+			found = kflash_device_ref(dev);
+	}
+	kflash_discovery_unref(d);
+	return found;
+}
+
 static int
 run_methods(struct kf_flash_job *job, struct kflash_flash *f)
 {
@@ -46,6 +66,9 @@ run_methods(struct kf_flash_job *job, struct kflash_flash *f)
 	enum kflash_method method = kflash_board_get_method(job->board);
 	int r;
 
+	/* The Linux process is a program on this host: Klipper installs it. */
+	if (kf_streq(kflash_board_get_mcu(job->board), "linux"))
+		method = KFLASH_METHOD_MAKE;
 	switch (method) {
 	case KFLASH_METHOD_MAKE:
 		f->method = "make";
@@ -59,16 +82,20 @@ run_methods(struct kf_flash_job *job, struct kflash_flash *f)
 	}
 	f->method = "katapult";
 	r = kf_flash_katapult(job);
-	if (r == 0 || method == KFLASH_METHOD_KATAPULT || job->wrote || r == KFLASH_ERR_CANCELLED ||
-	    r == KFLASH_ERR_MCU_MISMATCH || r == KFLASH_ERR_BUSY)
+	if (r == 0 || method == KFLASH_METHOD_KATAPULT || job->connected ||
+	    r == KFLASH_ERR_CANCELLED || r == KFLASH_ERR_MCU_MISMATCH || r == KFLASH_ERR_BUSY)
 		return r;
 	/* No Katapult on this board: Klipper's own way, as before kflash. */
 	kf_warn(ctx, "%s; trying make flash instead", kflash_context_last_error(ctx));
 	kflash_device_unref(job->device);
 	job->device = NULL;
-	r = kflash_discovery_locate(ctx, job->board, &job->device);
-	if (r < 0)
-		return r;
+	if (r == KFLASH_ERR_NOT_SUPPORTED)
+		job->device = rom_bootloader(ctx);
+	if (!job->device) {
+		r = kflash_discovery_locate(ctx, job->board, &job->device);
+		if (r < 0)
+			return r;
+	}
 	f->method = "make";
 	return kf_flash_make(job);
 }
@@ -95,13 +122,15 @@ flash(struct kf_flash_job *job, struct kflash_flash *f)
 		r = 0; /* a firmware given by hand: the checks that need it are skipped */
 	if (r < 0)
 		return r;
-	/* Where the board is right now. */
-	r = kflash_discovery_locate(ctx, job->board, &job->device);
-	if (r < 0)
-		return r;
-	kf_info(ctx, "found in %s mode at %s",
-		kflash_device_mode_name(kflash_device_get_mode(job->device)),
-		kflash_device_get_path(job->device));
+	/* Where the board is right now (the Linux process is no device). */
+	if (!kf_streq(kflash_board_get_mcu(job->board), "linux")) {
+		r = kflash_discovery_locate(ctx, job->board, &job->device);
+		if (r < 0)
+			return r;
+		kf_info(ctx, "found in %s mode at %s",
+			kflash_device_mode_name(kflash_device_get_mode(job->device)),
+			kflash_device_get_path(job->device));
+	}
 	r = run_methods(job, f);
 	if (r == 0) {
 		f->came_back = kf_flash_wait_klipper(job);

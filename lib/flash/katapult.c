@@ -129,10 +129,11 @@ kf_flash_katapult(struct kf_flash_job *job)
 							    kflash_board_get_mcu(job->board)));
 		r = kflash_katapult_connect(k);
 	}
-	if (r == 0)
-		r = check(job, k);
 	if (r == 0) {
-		job->wrote = true;
+		job->connected = true;
+		r = check(job, k);
+	}
+	if (r == 0) {
 		r = kflash_katapult_write(k, kflash_firmware_get_data(job->firmware),
 					  kflash_firmware_get_size(job->firmware));
 	}

@@ -27,12 +27,21 @@ kf_flash_make(struct kf_flash_job *job)
 			ctx, KFLASH_ERR_NOT_FOUND,
 			"make flash needs board %s's config; create it with kflash config %s", name,
 			name);
-	device = kf_strdup_printf("FLASH_DEVICE=%s", kflash_device_get_path(job->device));
-	if (!out || !device)
+	/* A board in a ROM bootloader is named by its USB id, as Klipper's flash_usb.py wants. */
+	if (!job->device)
+		device = NULL;
+	else if (kflash_device_get_mode(job->device) == KFLASH_MODE_DFU ||
+		 kflash_device_get_mode(job->device) == KFLASH_MODE_RP2_BOOT)
+		device = kf_strdup_printf("FLASH_DEVICE=%04x:%04x",
+					  kflash_device_get_vid(job->device),
+					  kflash_device_get_pid(job->device));
+	else
+		device = kf_strdup_printf("FLASH_DEVICE=%s", kflash_device_get_path(job->device));
+	if (!out || (job->device && !device))
 		return kf_error(ctx, KFLASH_ERR_NO_MEMORY, "out of memory");
 	vars[0] = device;
 	m.config = kflash_config_get_path(job->config);
-	kf_info(ctx, "flashing with make flash %s", device);
+	kf_info(ctx, "flashing with make flash%s%s", device ? " " : "", device ? device : "");
 	return kf_klipper_make(ctx, &m) == 0
 		       ? 0
 		       : kf_error(ctx, KFLASH_ERR_FLASH, "%s", kflash_context_last_error(ctx));

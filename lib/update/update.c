@@ -30,6 +30,7 @@ struct kflash_update {
 	int refcount;
 	struct kflash_context *ctx;
 	unsigned int flags;
+	int method; /* an enum kflash_method for every board, or -1 */
 	bool all, ran;
 	struct job_board boards[MAX_BOARDS];
 	size_t count;
@@ -64,6 +65,7 @@ kflash_update_new(struct kflash_context *ctx, struct kflash_update **ret)
 		return kf_error(ctx, KFLASH_ERR_NO_MEMORY, "out of memory");
 	u->refcount = 1;
 	u->ctx = kflash_context_ref(ctx);
+	u->method = -1;
 	*ret = u;
 	return 0;
 }
@@ -176,6 +178,21 @@ kflash_update_set_firmware(struct kflash_update *u, const char *name, const char
 	return b->given ? 0 : kf_error(u->ctx, KFLASH_ERR_NO_MEMORY, "out of memory");
 }
 
+KFLASH_EXPORT int
+kflash_update_set_method(struct kflash_update *u, enum kflash_method method)
+{
+	int r = check_not_run(u);
+
+	if (r < 0)
+		return r;
+	if (!kflash_method_name(method))
+		return kf_error(u->ctx, KFLASH_ERR_INVALID,
+				"unknown flash method %d; use auto, katapult, make or sdcard",
+				(int)method);
+	u->method = (int)method;
+	return 0;
+}
+
 KFLASH_EXPORT void
 kflash_update_set_flags(struct kflash_update *u, unsigned int flags)
 {
@@ -230,6 +247,9 @@ resolve(struct kflash_update *u)
 				     u->boards[i].name);
 		u->boards[i].board = kflash_board_ref(board);
 		u->boards[i].go = true;
+		/* For this run only: the registry keeps the board's own method. */
+		if (board && u->method >= 0)
+			r = kflash_board_set_method(board, (enum kflash_method)u->method);
 	}
 	if (r == 0 && u->count == 0)
 		r = kf_error(u->ctx, KFLASH_ERR_NOT_FOUND,
@@ -247,8 +267,14 @@ discover(struct kflash_update *u)
 	for (size_t i = 0; i < u->count; i++) {
 		struct job_board *b = &u->boards[i];
 		struct kflash_device *dev = NULL;
-		struct kf_scope inner = kf_scope_enter(u->ctx, KFLASH_PHASE_DISCOVERY, b->name);
-		int r = kflash_discovery_locate(u->ctx, b->board, &dev);
+		struct kf_scope inner;
+		int r;
+
+		/* The Linux process runs on this host: there is no device to find. */
+		if (kf_streq(kflash_board_get_mcu(b->board), "linux"))
+			continue;
+		inner = kf_scope_enter(u->ctx, KFLASH_PHASE_DISCOVERY, b->name);
+		r = kflash_discovery_locate(u->ctx, b->board, &dev);
 
 		if (r == 0)
 			kf_info(u->ctx, "%s mode at %s",

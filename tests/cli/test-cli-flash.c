@@ -409,6 +409,214 @@ START_TEST(flash_usage)
 }
 END_TEST
 
+/* ---- one board, each path ---- */
+
+static struct kf_cli_result
+flash_one(const char *const *extra)
+{
+	const char *argv[16] = { "flash", "octopus" };
+	size_t n = 2;
+
+	for (; extra && *extra; extra++)
+		argv[n++] = *extra;
+	argv[n] = NULL;
+	return kf_cli_run(env, argv);
+}
+
+START_TEST(flash_a_firmware_file)
+{
+	char bin[4400], dict[4400], image[2048];
+	struct kf_cli_result r;
+	char *got;
+	FILE *f;
+	size_t n;
+
+	setup();
+	board(0, "octopus", "stm32f446xx", OCTOPUS, "stm32f446_usb", NULL);
+	snprintf(bin, sizeof(bin), "%s/mine/klipper.bin", dir);
+	snprintf(dict, sizeof(dict), "%s/mine/klipper.dict", dir);
+	snprintf(image, sizeof(image), "mkdir -p '%s/mine'", dir);
+	ck_assert_int_eq(system(image), 0);
+	for (size_t i = 0; i < sizeof(image); i++)
+		image[i] = (char)(i * 17 + 3);
+	f = fopen(bin, "wb");
+	fwrite(image, 1, sizeof(image), f);
+	fclose(f);
+	kf_test_write_file(dict, "{\"version\": \"v0.12.0-1-gfeed\", \"config\": "
+				 "{\"MCU\": \"stm32f446xx\"}}");
+	r = flash_one((const char *const[]){ "--firmware", bin, NULL });
+	ck_assert_msg(r.status == 0, "%s", r.err);
+	ck_assert_ptr_nonnull(strstr(r.out, "given"));
+	ck_assert_ptr_nonnull(strstr(r.out, "v0.12.0-1-gfeed"));
+	kf_cli_result_free(&r);
+	ck_assert_int_eq(count("make"), 0);
+	ck_assert_int_eq(count("systemctl stop klipper"), 1);
+	ck_assert_int_eq(count("systemctl start klipper"), 1);
+	ck_assert(kf_sim_log_wait(sims[0], "boot klipper"));
+	kf_sim_end(sims[0]);
+	got = kf_test_read_file(sims[0]->image);
+	ck_assert_ptr_nonnull(got);
+	f = fopen(sims[0]->image, "rb");
+	n = fread(image, 1, sizeof(image), f);
+	fclose(f);
+	ck_assert_uint_eq(n, sizeof(image));
+	for (size_t i = 0; i < sizeof(image); i++)
+		ck_assert_int_eq(image[i], (char)(i * 17 + 3));
+	free(got);
+	teardown();
+}
+END_TEST
+
+START_TEST(flash_falls_back_to_make_when_dfu_comes_back)
+{
+	static const char *const dfu[] = { "--fault", "dfu", NULL };
+	struct kf_cli_result r;
+
+	setup();
+	board(0, "octopus", "stm32f446xx", OCTOPUS, "stm32f446_usb", dfu);
+	r = flash_one(NULL);
+	ck_assert_msg(r.status == 0, "%s", r.err);
+	ck_assert_ptr_nonnull(strstr(r.out, "octopus          flashed   make"));
+	ck_assert_ptr_nonnull(strstr(r.err, "came back as the STM32 ROM DFU bootloader"));
+	kf_cli_result_free(&r);
+	ck_assert_int_eq(count("make flash KCONFIG_CONFIG="), 1);
+	ck_assert_int_ne(first_line("make flash"), -1);
+	{
+		char *text = kf_test_read_file(calls);
+
+		ck_assert_ptr_nonnull(strstr(text, "FLASH_DEVICE=0483:df11"));
+		free(text);
+	}
+	ck_assert_int_eq(count("systemctl start klipper"), 1);
+	teardown();
+}
+END_TEST
+
+START_TEST(flash_katapult_only_fails_on_dfu)
+{
+	static const char *const dfu[] = { "--fault", "dfu", NULL };
+	struct kf_cli_result r;
+
+	setup();
+	board(0, "octopus", "stm32f446xx", OCTOPUS, "stm32f446_usb", dfu);
+	r = flash_one((const char *const[]){ "--method", "katapult", NULL });
+	ck_assert_int_eq(r.status, -KFLASH_ERR_NOT_SUPPORTED);
+	ck_assert_ptr_nonnull(
+		strstr(r.out, "came back as the STM32 ROM DFU bootloader (0483:df11)"));
+	kf_cli_result_free(&r);
+	ck_assert_int_eq(count("make flash"), 0);
+	ck_assert_int_eq(count("systemctl start klipper"), 1);
+	r = flash_one((const char *const[]){ "--method", "jtag", NULL });
+	ck_assert_int_eq(r.status, 64);
+	kf_cli_result_free(&r);
+	teardown();
+}
+END_TEST
+
+static const struct {
+	const char *fault;
+	int status;
+	const char *needle;
+} refusals[] = {
+	{ "wrong-mcu=stm32f103xe", -KFLASH_ERR_MCU_MISMATCH,
+	  "reports a stm32f103xe, but the board is registered as a stm32f446xx" },
+	{ "wrong-start=0x8002000", -KFLASH_ERR_FLASH,
+	  "starts the application at 0x08002000, but its config" },
+};
+
+START_TEST(flash_refuses_before_the_first_block)
+{
+	const char *const fault[] = { "--fault", refusals[_i].fault, NULL };
+	struct kf_cli_result r;
+
+	setup();
+	board(0, "octopus", "stm32f446xx", OCTOPUS, "stm32f446_usb", fault);
+	r = flash_one(NULL);
+	ck_assert_int_eq(r.status, refusals[_i].status);
+	ck_assert_msg(strstr(r.out, refusals[_i].needle), "%s", r.out);
+	kf_cli_result_free(&r);
+	/* Nothing written, nothing booted, and Klipper started again. */
+	ck_assert_int_eq(kf_sim_log_count(sims[0], "rx SEND_BLOCK"), 0);
+	ck_assert_int_eq(kf_sim_log_count(sims[0], "rx COMPLETE"), 0);
+	ck_assert_int_eq(count("systemctl start klipper"), 1);
+	teardown();
+}
+END_TEST
+
+START_TEST(flash_recovers_from_line_faults)
+{
+	static const char *const faults[] = { "--fault", "crc",
+					      "--fault", "busy:SEND_BLOCK#3",
+					      "--fault", "drop:REQUEST_BLOCK#2",
+					      NULL };
+	struct kf_cli_result r;
+
+	setup();
+	board(0, "octopus", "stm32f446xx", OCTOPUS, "stm32f446_usb", faults);
+	r = flash_one(NULL);
+	ck_assert_msg(r.status == 0, "%s", r.err);
+	kf_cli_result_free(&r);
+	ck_assert_int_eq(kf_sim_log_count(sims[0], "fault "), 3);
+	ck_assert_int_eq(kf_sim_log_count(sims[0], "rx COMPLETE"), 1);
+	teardown();
+}
+END_TEST
+
+START_TEST(flash_a_board_already_in_katapult)
+{
+	const char *args[] = { "--mode",   "katapult", "--mcu", "stm32f446xx",
+			       "--serial", OCTOPUS,    NULL };
+	char by_id[4400], from[4400];
+	struct kf_cli_result r;
+
+	setup();
+	sims[0] = kf_sim_start(dev, args);
+	snprintf(by_id, sizeof(by_id), "%s/serial/by-id/usb-katapult_stm32f446xx_%s-if00", dev,
+		 OCTOPUS);
+	cli_ok(env, (const char *const[]){ "add", "octopus", "--serial", by_id, "-q", NULL });
+	snprintf(from, sizeof(from), "%s/klipper-configs/stm32f446_usb.config",
+		 kf_test_fixtures_dir());
+	cli_ok(env, (const char *const[]){ "config", "octopus", "--from", from, "-q", NULL });
+	r = flash_one(NULL);
+	ck_assert_msg(r.status == 0, "%s", r.err);
+	ck_assert_ptr_nonnull(strstr(r.err, "found in katapult mode"));
+	kf_cli_result_free(&r);
+	ck_assert_int_eq(kf_sim_log_count(sims[0], "touch 1200"), 0);
+	ck_assert_int_eq(kf_sim_log_count(sims[0], "rx COMPLETE"), 1);
+	teardown();
+}
+END_TEST
+
+START_TEST(flash_through_the_sd_card)
+{
+	struct kf_cli_result r;
+	char *text;
+
+	setup();
+	board(0, "octopus", "stm32f446xx", OCTOPUS, "stm32f446_usb", NULL);
+	cli_ok(env, (const char *const[]){ "remove", "octopus", "-q", NULL });
+	{
+		char by_id[4400];
+
+		snprintf(by_id, sizeof(by_id), "%s/serial/by-id/usb-Klipper_stm32f446xx_%s-if00",
+			 dev, OCTOPUS);
+		cli_ok(env, (const char *const[]){ "add", "octopus", "--serial", by_id, "--method",
+						   "sdcard", "--sdcard-board", "btt-octopus", "-q",
+						   NULL });
+	}
+	r = flash_one(NULL);
+	ck_assert_msg(r.status == 0, "%s", r.err);
+	ck_assert_ptr_nonnull(strstr(r.out, "octopus          flashed   sdcard"));
+	kf_cli_result_free(&r);
+	text = kf_test_read_file(calls);
+	ck_assert_ptr_nonnull(strstr(text, "flash-sdcard.sh -f "));
+	ck_assert_ptr_nonnull(strstr(text, "/build/octopus/klipper.dict "));
+	ck_assert_ptr_nonnull(strstr(text, " btt-octopus"));
+	free(text);
+	teardown();
+}
+END_TEST
+
 /* ---- the kill matrix ---- */
 
 /* The one child process of @parent, from /proc. */
@@ -551,6 +759,14 @@ KF_TEST_SUITE(cli_flash)
 	kf_test_add_timeout(flash_missing_board_fails_alone, 120);
 	kf_test_add_timeout(flash_confirmation_not_ready, 120);
 	kf_test_add_timeout(flash_usage, 60);
+	kf_test_add_timeout(flash_a_firmware_file, 120);
+	kf_test_add_timeout(flash_falls_back_to_make_when_dfu_comes_back, 120);
+	kf_test_add_timeout(flash_katapult_only_fails_on_dfu, 120);
+	kf_test_add_loop(flash_refuses_before_the_first_block,
+			 (int)(sizeof(refusals) / sizeof(refusals[0])));
+	kf_test_add_timeout(flash_recovers_from_line_faults, 120);
+	kf_test_add_timeout(flash_a_board_already_in_katapult, 120);
+	kf_test_add_timeout(flash_through_the_sd_card, 120);
 	kf_test_add_loop(flash_kill_matrix, (int)(sizeof(moments) / sizeof(moments[0]) *
 						  sizeof(signals) / sizeof(signals[0])));
 }
