@@ -170,57 +170,53 @@ three_boards(void)
 	board(2, "pico", "rp2040", PICO, "rp2040_can_katapult", rp);
 }
 
-/* Lines of calls.log starting with @prefix. */
+/* Lines of calls.log starting with @prefix: how many, the first and the last (-1: none). */
 static int
-count(const char *prefix)
+scan_calls(const char *prefix, int *first, int *last)
 {
 	char *text = kf_test_read_file(calls);
-	int n = 0;
+	int n = 0, line = 0;
 
-	for (char *p = text; p && *p;) {
+	*first = *last = -1;
+	for (char *p = text; p && *p; line++) {
 		char *end = strchr(p, '\n');
 
-		if (strncmp(p, prefix, strlen(prefix)) == 0)
+		if (strncmp(p, prefix, strlen(prefix)) == 0) {
 			n++;
+			if (*first < 0)
+				*first = line;
+			*last = line;
+		}
 		p = end ? end + 1 : NULL;
 	}
 	free(text);
 	return n;
 }
 
-/* The line number of the first line starting with @prefix, or -1. */
+static int
+count(const char *prefix)
+{
+	int first, last;
+
+	return scan_calls(prefix, &first, &last);
+}
+
 static int
 first_line(const char *prefix)
 {
-	char *text = kf_test_read_file(calls);
-	int n = 0, found = -1;
+	int first, last;
 
-	for (char *p = text; p && *p && found < 0; n++) {
-		char *end = strchr(p, '\n');
-
-		if (strncmp(p, prefix, strlen(prefix)) == 0)
-			found = n;
-		p = end ? end + 1 : NULL;
-	}
-	free(text);
-	return found;
+	scan_calls(prefix, &first, &last);
+	return first;
 }
 
 static int
 last_line(const char *prefix)
 {
-	char *text = kf_test_read_file(calls);
-	int n = 0, found = -1;
+	int first, last;
 
-	for (char *p = text; p && *p; n++) {
-		char *end = strchr(p, '\n');
-
-		if (strncmp(p, prefix, strlen(prefix)) == 0)
-			found = n;
-		p = end ? end + 1 : NULL;
-	}
-	free(text);
-	return found;
+	scan_calls(prefix, &first, &last);
+	return last;
 }
 
 static struct json_object *
