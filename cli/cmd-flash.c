@@ -153,6 +153,9 @@ summary_json(struct kflash_update *u)
 				       cli_json_string(kflash_update_get_board_version(u, i)));
 		json_object_object_add(o, "build",
 				       cli_json_string(kflash_update_get_board_build(u, i)));
+		json_object_object_add(
+			o, "came_back",
+			json_object_new_boolean(kflash_update_get_board_came_back(u, i)));
 		json_object_object_add(o, "error",
 				       error ? json_object_new_string(kflash_error_name(error))
 					     : NULL);

@@ -164,6 +164,14 @@ kflash_update_get_board_version(const struct kflash_update *update, size_t index
 uint64_t
 kflash_update_get_board_duration_ms(const struct kflash_update *update, size_t index);
 
+/**
+ * @return 1 when board @p index was seen running Klipper again after its
+ * flash (USB boards); 0 when not, or when that cannot be seen (UART boards).
+ * A board that does not come back is a warning, not a failed flash.
+ */
+int
+kflash_update_get_board_came_back(const struct kflash_update *update, size_t index);
+
 /** @return 1 when the job stopped Klipper. */
 int
 kflash_update_get_klipper_stopped(const struct kflash_update *update);

@@ -24,6 +24,7 @@ struct job_board {
 	const char *build;  /* static */
 	const char *method; /* static */
 	uint64_t ms;
+	bool came_back;
 };
 
 struct kflash_update {
@@ -422,6 +423,7 @@ flash_all(struct kflash_update *u)
 		r = kflash_flash_board(u->ctx, b->board, b->firmware, &f);
 		b->method = kflash_flash_get_method(f);
 		b->ms = kflash_flash_get_duration_ms(f);
+		b->came_back = kflash_flash_get_came_back(f);
 		kflash_flash_unref(f);
 		if (r < 0) {
 			fail(u, b, r);
@@ -667,6 +669,12 @@ KFLASH_EXPORT uint64_t
 kflash_update_get_board_duration_ms(const struct kflash_update *u, size_t i)
 {
 	return at(u, i) ? at(u, i)->ms : 0;
+}
+
+KFLASH_EXPORT int
+kflash_update_get_board_came_back(const struct kflash_update *u, size_t i)
+{
+	return at(u, i) && at(u, i)->came_back ? 1 : 0;
 }
 
 KFLASH_EXPORT int

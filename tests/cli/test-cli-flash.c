@@ -285,6 +285,52 @@ START_TEST(flash_all_three_boards)
 	ck_assert_ptr_nonnull(strstr(r.out, "Klipper: stopped, started again"));
 	ck_assert_int_eq(count("make build"), 3);
 	kf_cli_result_free(&r);
+
+	/* Each flashed firmware is kept, outside build/, to flash again. */
+	{
+		char kept[4400];
+
+		snprintf(kept, sizeof(kept), "%s/cache/boards/pico/firmware/klipper.bin", dir);
+		ck_assert_int_eq(access(kept, F_OK), 0);
+		snprintf(kept, sizeof(kept), "%s/cache/boards/pico/firmware/klipper.dict", dir);
+		ck_assert_int_eq(access(kept, F_OK), 0);
+	}
+	/* --no-build flashes the last build as it is. */
+	r = kf_cli(env, "flash", "ebb", "--no-build", "--json", NULL);
+	ck_assert_msg(r.status == 0, "%s", r.err);
+	doc = kf_cli_json(&r);
+	boards = member(doc, "boards");
+	ck_assert_str_eq(
+		json_object_get_string(member(json_object_array_get_idx(boards, 0), "build")),
+		"last build");
+	ck_assert(
+		json_object_get_boolean(member(json_object_array_get_idx(boards, 0), "came_back")));
+	json_object_put(doc);
+	kf_cli_result_free(&r);
+	ck_assert_int_eq(count("make build"), 3);
+	teardown();
+}
+END_TEST
+
+START_TEST(flash_asks_which_boards_on_a_terminal)
+{
+	static const char *const argv[] = { "flash", NULL };
+	static const char *const script[] = { "Boards:", "2 9\n", NULL };
+	struct kf_cli_result r;
+
+	setup();
+	board(0, "octopus", "stm32f446xx", OCTOPUS, "stm32f446_usb", NULL);
+	board(1, "ebb", "stm32f446xx", EBB, "stm32f446_can_katapult", NULL);
+	r = kf_cli_pty(env, argv, script);
+	ck_assert_msg(r.status == 0, "status %d:\n%s", r.status, r.out);
+	ck_assert_ptr_nonnull(strstr(r.out, "1) octopus"));
+	ck_assert_ptr_nonnull(strstr(r.out, "connected"));
+	ck_assert_ptr_nonnull(strstr(r.out, "'9' is not a number from the list"));
+	ck_assert_ptr_nonnull(strstr(r.out, "ebb              flashed"));
+	ck_assert_ptr_null(strstr(r.out, "octopus          flashed"));
+	kf_cli_result_free(&r);
+	ck_assert_int_eq(kf_sim_log_count(sims[0], "rx "), 0);
+	ck_assert_int_eq(kf_sim_log_count(sims[1], "rx COMPLETE"), 1);
 	teardown();
 }
 END_TEST
@@ -755,6 +801,7 @@ KF_TEST_SUITE(cli_flash)
 	kf_test_add_timeout(flash_missing_board_fails_alone, 120);
 	kf_test_add_timeout(flash_confirmation_not_ready, 120);
 	kf_test_add_timeout(flash_usage, 60);
+	kf_test_add_timeout(flash_asks_which_boards_on_a_terminal, 120);
 	kf_test_add_timeout(flash_a_firmware_file, 120);
 	kf_test_add_timeout(flash_falls_back_to_make_when_dfu_comes_back, 120);
 	kf_test_add_timeout(flash_katapult_only_fails_on_dfu, 120);
