@@ -604,6 +604,38 @@ START_TEST(flash_recovers_from_line_faults)
 }
 END_TEST
 
+START_TEST(flash_a_uart_board)
+{
+	const char *args[] = { "--mode", "uart",   "--mcu", "stm32f446xx", "--baud",
+			       "250000", "--rate", "25000", NULL };
+	char link[4400], from[4400], cmd[13000];
+	struct kf_cli_result r;
+
+	setup();
+	sims[0] = kf_sim_start(dev, args);
+	snprintf(link, sizeof(link), "%s/ttyAMA0", dev);
+	cli_ok(env, (const char *const[]){ "add", "toolhead", "--serial", link, "--mcu",
+					   "stm32f446xx", "--baud", "250000", "-q", NULL });
+	/* The USB config, switched to the UART as menuconfig would. */
+	snprintf(from, sizeof(from), "%s/uart.config", dir);
+	snprintf(cmd, sizeof(cmd),
+		 "sed -e 's/^CONFIG_USBSERIAL=y$/CONFIG_SERIAL=y\\nCONFIG_SERIAL_BAUD=250000/' "
+		 "'%s/klipper-configs/stm32f446_usb.config' > '%s'",
+		 kf_test_fixtures_dir(), from);
+	ck_assert_int_eq(system(cmd), 0);
+	cli_ok(env, (const char *const[]){ "config", "toolhead", "--from", from, "-q", NULL });
+	r = kf_cli(env, "flash", "toolhead", NULL);
+	ck_assert_msg(r.status == 0, "%s", r.err);
+	ck_assert_ptr_nonnull(strstr(r.err, "request string at 250000 baud"));
+	ck_assert_ptr_nonnull(strstr(r.out, "toolhead         flashed   katapult"));
+	kf_cli_result_free(&r);
+	ck_assert_int_eq(kf_sim_log_count(sims[0], "request-string"), 1);
+	ck_assert_int_eq(kf_sim_log_count(sims[0], "baud-mismatch"), 0);
+	ck_assert_int_eq(kf_sim_log_count(sims[0], "rx COMPLETE"), 1);
+	teardown();
+}
+END_TEST
+
 START_TEST(flash_a_board_already_in_katapult)
 {
 	const char *args[] = { "--mode",   "katapult", "--mcu", "stm32f446xx",
@@ -809,6 +841,7 @@ KF_TEST_SUITE(cli_flash)
 			 (int)(sizeof(refusals) / sizeof(refusals[0])));
 	kf_test_add_timeout(flash_recovers_from_line_faults, 120);
 	kf_test_add_timeout(flash_a_board_already_in_katapult, 120);
+	kf_test_add_timeout(flash_a_uart_board, 120);
 	kf_test_add_timeout(flash_through_the_sd_card, 120);
 	kf_test_add_loop(flash_kill_matrix, (int)(sizeof(moments) / sizeof(moments[0]) *
 						  sizeof(signals) / sizeof(signals[0])));
