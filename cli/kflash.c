@@ -14,6 +14,31 @@
 #include "commands.h"
 
 const struct cli_command cli_commands[] = {
+	{ "flash", cmd_flash, "[NAME...|--all] [OPTIONS]",
+	  "build, stop Klipper once, flash, start it",
+	  "Update the boards named (on a terminal without names: chosen from a list),\n"
+	  "or every board: find them, build each while Klipper still runs (boards\n"
+	  "that did not change are not rebuilt), refuse while the printer prints,\n"
+	  "stop Klipper once, flash each board (Katapult natively, else make flash,\n"
+	  "or the SD card), start Klipper again on every path, even when kflash is\n"
+	  "interrupted or killed, and confirm it is ready. One failing board does\n"
+	  "not stop the others. The option --device NAME does the same for NAME.\n\n"
+	  "Options:\n"
+	  "  --all                  every registered board\n"
+	  "  --dry-run              find and check, then say what would happen; touch nothing\n"
+	  "  --force                go on even while the printer prints or is paused\n"
+	  "  --no-build             flash each board's last build as it is\n"
+	  "  --clean                build from scratch\n"
+	  "  --fail-fast            stop at the first board that fails\n"
+	  "  --firmware FILE        flash FILE to the one board named, without building\n"
+	  "  --method METHOD        this time, flash with auto, katapult, make or sdcard\n"
+	  "  --wait-ready SECONDS   how long to wait for Klipper to be ready again (60)\n" },
+	{ "status", cmd_status, "", "which boards need a reflash",
+	  "Compare the Klipper version of this host (git describe in the Klipper\n"
+	  "dir) with each board's last flash, and, when Klipper runs, with the\n"
+	  "firmware version every MCU reports (linked to boards by --klipper-mcu).\n"
+	  "Build suffixes such as -dirty are not flagged. The exit status is 0 when\n"
+	  "everything is current and 70 when something needs a reflash.\n" },
 	{ "list", cmd_list, "[--names]", "list the registered boards",
 	  "List the boards in the registry, with their MCU, flash method, last\n"
 	  "flash, and whether each is connected now (in which mode, at which path)\n"
@@ -62,31 +87,6 @@ const struct cli_command cli_commands[] = {
 	  "Options:\n"
 	  "  --all                  every registered board\n"
 	  "  --clean                build from scratch\n" },
-	{ "flash", cmd_flash, "[NAME...|--all] [OPTIONS]",
-	  "build, stop Klipper once, flash, start it",
-	  "Update the boards named (on a terminal without names: chosen from a list),\n"
-	  "or every board: find them, build each while Klipper still runs (boards\n"
-	  "that did not change are not rebuilt), refuse while the printer prints,\n"
-	  "stop Klipper once, flash each board (Katapult natively, else make flash,\n"
-	  "or the SD card), start Klipper again on every path, even when kflash is\n"
-	  "interrupted or killed, and confirm it is ready. One failing board does\n"
-	  "not stop the others. The option --device NAME does the same for NAME.\n\n"
-	  "Options:\n"
-	  "  --all                  every registered board\n"
-	  "  --dry-run              find and check, then say what would happen; touch nothing\n"
-	  "  --force                go on even while the printer prints or is paused\n"
-	  "  --no-build             flash each board's last build as it is\n"
-	  "  --clean                build from scratch\n"
-	  "  --fail-fast            stop at the first board that fails\n"
-	  "  --firmware FILE        flash FILE to the one board named, without building\n"
-	  "  --method METHOD        this time, flash with auto, katapult, make or sdcard\n"
-	  "  --wait-ready SECONDS   how long to wait for Klipper to be ready again (60)\n" },
-	{ "status", cmd_status, "", "which boards need a reflash",
-	  "Compare the Klipper version of this host (git describe in the Klipper\n"
-	  "dir) with each board's last flash, and, when Klipper runs, with the\n"
-	  "firmware version every MCU reports (linked to boards by --klipper-mcu).\n"
-	  "Build suffixes such as -dirty are not flagged. The exit status is 0 when\n"
-	  "everything is current and 70 when something needs a reflash.\n" },
 	{ "scan", cmd_scan, "", "list plugged-in devices that are not registered",
 	  "List the devices plugged in now that no registered board claims: boards\n"
 	  "running Klipper or Katapult, USB-serial adapters, and boards in a ROM\n"
@@ -150,7 +150,10 @@ print_help(FILE *f)
 		char left[64];
 
 		snprintf(left, sizeof(left), "%s %s", c->name, c->args);
-		fprintf(f, "  %-30s %s\n", left, c->summary);
+		if (strlen(left) > 30)
+			fprintf(f, "  %s\n  %-30s %s\n", left, "", c->summary);
+		else
+			fprintf(f, "  %-30s %s\n", left, c->summary);
 	}
 	fprintf(f, "\n%s\n", global_help);
 	print_exit_codes(f);
