@@ -5,6 +5,7 @@
 #include "flash-private.h"
 
 #define DEFAULT_BAUD 250000
+#define UART_RESET_MS 1000
 
 /* The board's UART baud: the registry's, else its config's, else Klipper's default. */
 static uint32_t
@@ -40,8 +41,9 @@ enter(struct kf_flash_job *job, char **path, bool *usb)
 		/* A UART: the request string, then Katapult on the same path. */
 		r = kflash_katapult_enter_uart(ctx, kflash_device_get_path(job->device),
 					       uart_baud(job));
+		/* Klipper resets into Katapult; give it the second Katapult's own tool gives. */
 		if (r == 0)
-			r = kf_sleep_ms(ctx, 300);
+			r = kf_sleep_ms(ctx, UART_RESET_MS);
 		*path = r == 0 ? kf_strdup(kflash_device_get_path(job->device)) : NULL;
 		return r < 0 ? r : *path ? 0 : kf_error(ctx, KFLASH_ERR_NO_MEMORY, "out of memory");
 	}
