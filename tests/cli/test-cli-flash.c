@@ -636,6 +636,38 @@ START_TEST(flash_a_uart_board)
 }
 END_TEST
 
+START_TEST(flash_fail_fast_stops_before_the_stop)
+{
+	struct kf_cli_result r;
+
+	setup();
+	board(0, "octopus", "stm32f446xx", OCTOPUS, "stm32f446_usb", NULL);
+	board(1, "ebb", "stm32f446xx", EBB, "stm32f446_can_katapult", NULL);
+	/* octopus loses its config: it fails at the config check. */
+	{
+		char path[4400];
+
+		snprintf(path, sizeof(path), "%s/config/configs/octopus.config", dir);
+		ck_assert_int_eq(unlink(path), 0);
+	}
+	r = kf_cli(env, "flash", "--all", "--fail-fast", NULL);
+	ck_assert_int_eq(r.status, -KFLASH_ERR_NOT_FOUND);
+	ck_assert_ptr_nonnull(strstr(r.out, "octopus          failed"));
+	ck_assert_ptr_nonnull(strstr(r.out, "ebb              skipped"));
+	ck_assert_ptr_nonnull(strstr(r.out, "Klipper: not stopped"));
+	kf_cli_result_free(&r);
+	ck_assert_int_eq(count("systemctl stop"), 0);
+
+	/* Without --fail-fast, the other board is flashed. */
+	r = kf_cli(env, "flash", "--all", NULL);
+	ck_assert_int_eq(r.status, -KFLASH_ERR_NOT_FOUND);
+	ck_assert_ptr_nonnull(strstr(r.out, "ebb              flashed"));
+	kf_cli_result_free(&r);
+	ck_assert_int_eq(count("systemctl start klipper"), 1);
+	teardown();
+}
+END_TEST
+
 START_TEST(flash_a_board_already_in_katapult)
 {
 	const char *args[] = { "--mode",   "katapult", "--mcu", "stm32f446xx",
@@ -842,6 +874,7 @@ KF_TEST_SUITE(cli_flash)
 	kf_test_add_timeout(flash_recovers_from_line_faults, 120);
 	kf_test_add_timeout(flash_a_board_already_in_katapult, 120);
 	kf_test_add_timeout(flash_a_uart_board, 120);
+	kf_test_add_timeout(flash_fail_fast_stops_before_the_stop, 120);
 	kf_test_add_timeout(flash_through_the_sd_card, 120);
 	kf_test_add_loop(flash_kill_matrix, (int)(sizeof(moments) / sizeof(moments[0]) *
 						  sizeof(signals) / sizeof(signals[0])));
