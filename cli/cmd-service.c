@@ -47,8 +47,11 @@ cmd_service(struct cli *cli, int argc, char **argv)
 		add_unit(units, &n, argv[optind]);
 	if (n == 0) {
 		add_unit(units, &n, kflash_context_get_service(cli->ctx));
-		/* A broken registry does not stop a look at the service. */
-		if (kflash_registry_load(cli->ctx, &reg) == 0)
+		/* A broken registry does not stop a look at the service, but is said. */
+		if (kflash_registry_load(cli->ctx, &reg) < 0)
+			cli_message(cli, "warning:", "the boards' own units are not known: %s",
+				    kflash_context_last_error(cli->ctx));
+		else
 			for (size_t i = 0; i < kflash_registry_get_board_count(reg); i++) {
 				const char *own =
 					kflash_board_get_service(kflash_registry_get_board(reg, i));
