@@ -100,6 +100,20 @@ START_TEST(cli_service_errors)
 	ck_assert_int_eq(r.status, 64);
 	ck_assert_ptr_nonnull(strstr(r.err, "unknown action 'restart'"));
 	kf_cli_result_free(&r);
+	/* A broken registry: the configured unit still answers, with a warning. */
+	{
+		char path[4400];
+
+		snprintf(path, sizeof(path), "mkdir -p '%s/config'", dir);
+		ck_assert_int_eq(system(path), 0);
+		snprintf(path, sizeof(path), "%s/config/devices.json", dir);
+		kf_test_write_file(path, "{");
+	}
+	r = kf_cli(env, "service", "status", NULL);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_ptr_nonnull(strstr(r.out, "klipper"));
+	ck_assert_ptr_nonnull(strstr(r.err, "the boards' own units are not known"));
+	kf_cli_result_free(&r);
 	r = kf_cli(env, "service", "status", "bad/unit", NULL);
 	ck_assert_int_eq(r.status, -KFLASH_ERR_INVALID);
 	ck_assert_ptr_nonnull(strstr(r.err, "'bad/unit' is not a systemd unit name"));
