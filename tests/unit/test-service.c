@@ -4,6 +4,7 @@
  * which log every call: stops and starts, units left alone, failures,
  * missing passwordless sudo, injected functions, and the kill matrix.
  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -298,6 +299,80 @@ START_TEST(service_state_and_manual_control)
 }
 END_TEST
 
+/* The children of this process that lead a session of their own. */
+static pid_t
+sentinel_child(void)
+{
+	for (int tries = 0; tries < 500; tries++) {
+		DIR *proc = opendir("/proc");
+		struct dirent *de;
+		pid_t found = 0;
+
+		while (proc && !found && (de = readdir(proc))) {
+			char path[300], buf[512], *paren;
+			int ppid = 0, pgrp = 0, session = 0;
+			FILE *f;
+
+			if (de->d_name[0] < '0' || de->d_name[0] > '9')
+				continue;
+			snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
+			if (!(f = fopen(path, "r")))
+				continue;
+			if (fgets(buf, sizeof(buf), f) && (paren = strrchr(buf, ')')) &&
+			    sscanf(paren + 2, "%*c %d %d %d", &ppid, &pgrp, &session) == 3 &&
+			    ppid == getpid() && session == atoi(de->d_name))
+				found = (pid_t)atoi(de->d_name);
+			fclose(f);
+		}
+		if (proc)
+			closedir(proc);
+		if (found)
+			return found;
+		usleep(2000);
+	}
+	return 0;
+}
+
+START_TEST(sentinel_holds_nothing_but_its_socket)
+{
+	struct kflash_service_guard *g;
+	char fd_dir[64];
+	int held = open("/dev/null", O_RDONLY), count = 0;
+	struct dirent *de;
+	pid_t sentinel;
+	DIR *d;
+
+	setup();
+	/* Without O_CLOEXEC, as a careless caller's serial port or lock file. */
+	ck_assert_int_ge(held, 0);
+	ck_assert_int_eq(kflash_service_guard_new(ctx, &g), 0);
+	ck_assert_int_eq(kflash_service_guard_begin(g), 0);
+	sentinel = sentinel_child();
+	ck_assert_int_gt(sentinel, 0);
+	/* Its session is its own: a terminal's hangup does not reach it. */
+	ck_assert_int_eq(getsid(sentinel), sentinel);
+	/* stdin, stdout, stderr (/dev/null) and its socket: nothing else. */
+	for (int tries = 0; tries < 500; tries++) {
+		snprintf(fd_dir, sizeof(fd_dir), "/proc/%d/fd", (int)sentinel);
+		d = opendir(fd_dir);
+		count = 0;
+		/* valgrind keeps descriptors of its own at the top of the range */
+		while (d && (de = readdir(d)))
+			count += de->d_name[0] != '.' && atoi(de->d_name) < 1000;
+		if (d)
+			closedir(d);
+		if (count == 4)
+			break;
+		usleep(2000);
+	}
+	ck_assert_int_eq(count, 4);
+	ck_assert_int_eq(kflash_service_guard_end(g), 0);
+	kflash_service_guard_unref(g);
+	close(held);
+	teardown();
+}
+END_TEST
+
 /* ---- not root: passwordless sudo or nothing ---- */
 
 /* In a child as uid 65534: begin a guard, report the result through @fd. */
@@ -457,6 +532,7 @@ KF_TEST_SUITE(service)
 	kf_test_add(guard_failed_start_says_what_to_do);
 	kf_test_add(guard_with_injected_functions);
 	kf_test_add(service_state_and_manual_control);
+	kf_test_add_timeout(sentinel_holds_nothing_but_its_socket, 30);
 	kf_test_add_timeout(not_root_needs_passwordless_sudo, 30);
 	kf_test_add_loop(kill_matrix_every_stop_gets_one_start,
 			 (int)(KF_ARRAY_SIZE(markers) * KF_ARRAY_SIZE(signals)));
