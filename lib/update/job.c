@@ -1,0 +1,263 @@
+/* SPDX-License-Identifier: MIT */
+/* The update job: what it is given (boards, flags, firmware) and what it reports. */
+#include <string.h>
+
+#include "update-private.h"
+
+static const char *const result_names[] = {
+	[KFLASH_RESULT_SKIPPED] = "skipped",
+	[KFLASH_RESULT_FLASHED] = "flashed",
+	[KFLASH_RESULT_FAILED] = "failed",
+	[KFLASH_RESULT_PLANNED] = "planned",
+};
+
+KFLASH_EXPORT const char *
+kflash_board_result_name(enum kflash_board_result result)
+{
+	return (unsigned)result < KF_ARRAY_SIZE(result_names) ? result_names[result] : "skipped";
+}
+
+KFLASH_EXPORT int
+kflash_update_new(struct kflash_context *ctx, struct kflash_update **ret)
+{
+	struct kflash_update *u;
+
+	if (!ret)
+		return kf_error(ctx, KFLASH_ERR_INVALID, "no place to return the update");
+	u = calloc(1, sizeof(*u));
+	if (!u)
+		return kf_error(ctx, KFLASH_ERR_NO_MEMORY, "out of memory");
+	u->refcount = 1;
+	u->ctx = kflash_context_ref(ctx);
+	u->method = -1;
+	*ret = u;
+	return 0;
+}
+
+KFLASH_EXPORT struct kflash_update *
+kflash_update_ref(struct kflash_update *u)
+{
+	if (u)
+		u->refcount++;
+	return u;
+}
+
+KFLASH_EXPORT struct kflash_update *
+kflash_update_unref(struct kflash_update *u)
+{
+	if (!u || --u->refcount > 0)
+		return NULL;
+	for (size_t i = 0; i < u->count; i++) {
+		struct job_board *b = &u->boards[i];
+
+		free(b->name);
+		free(b->given);
+		free(b->message);
+		kflash_board_unref(b->board);
+		kflash_firmware_unref(b->firmware);
+	}
+	free(u->klipper_state);
+	free(u->klipper_message);
+	kflash_context_unref(u->ctx);
+	free(u);
+	return NULL;
+}
+
+static struct job_board *
+find(struct kflash_update *u, const char *name)
+{
+	for (size_t i = 0; i < u->count; i++)
+		if (strcmp(u->boards[i].name, name) == 0)
+			return &u->boards[i];
+	return NULL;
+}
+
+int
+kf_update_add(struct kflash_update *u, const char *name, struct job_board **ret)
+{
+	struct job_board *b;
+
+	if (!kf_name_is_valid(name))
+		return kf_error(u->ctx, KFLASH_ERR_INVALID, "'%s' is not a board name",
+				name ? name : "");
+	b = find(u, name);
+	if (!b) {
+		if (u->count == MAX_BOARDS)
+			return kf_error(u->ctx, KFLASH_ERR_INVALID,
+					"an update takes %d boards at most", MAX_BOARDS);
+		b = &u->boards[u->count];
+		b->name = strdup(name);
+		if (!b->name)
+			return kf_error(u->ctx, KFLASH_ERR_NO_MEMORY, "out of memory");
+		u->count++;
+	}
+	if (ret)
+		*ret = b;
+	return 0;
+}
+
+static int
+check_not_run(struct kflash_update *u)
+{
+	if (!u)
+		return KFLASH_ERR_INVALID;
+	if (u->ran)
+		return kf_error(u->ctx, KFLASH_ERR_BUSY, "this update has run already");
+	return 0;
+}
+
+KFLASH_EXPORT int
+kflash_update_add_board(struct kflash_update *u, const char *name)
+{
+	int r = check_not_run(u);
+
+	return r < 0 ? r : kf_update_add(u, name, NULL);
+}
+
+KFLASH_EXPORT int
+kflash_update_add_all_boards(struct kflash_update *u)
+{
+	int r = check_not_run(u);
+
+	if (r == 0)
+		u->all = true;
+	return r;
+}
+
+KFLASH_EXPORT int
+kflash_update_set_firmware(struct kflash_update *u, const char *name, const char *path)
+{
+	struct job_board *b;
+	int r = check_not_run(u);
+
+	if (r < 0)
+		return r;
+	if (!path)
+		return kf_error(u->ctx, KFLASH_ERR_INVALID, "no firmware file given");
+	r = kf_update_add(u, name, &b);
+	if (r < 0)
+		return r;
+	free(b->given);
+	b->given = strdup(path);
+	return b->given ? 0 : kf_error(u->ctx, KFLASH_ERR_NO_MEMORY, "out of memory");
+}
+
+KFLASH_EXPORT int
+kflash_update_set_method(struct kflash_update *u, enum kflash_method method)
+{
+	int r = check_not_run(u);
+
+	if (r < 0)
+		return r;
+	if (!kflash_method_name(method))
+		return kf_error(u->ctx, KFLASH_ERR_INVALID,
+				"unknown flash method %d; use auto, katapult, make or sdcard",
+				(int)method);
+	u->method = (int)method;
+	return 0;
+}
+
+KFLASH_EXPORT void
+kflash_update_set_flags(struct kflash_update *u, unsigned int flags)
+{
+	if (u)
+		u->flags = flags;
+}
+
+/* ---- results ---- */
+
+static const struct job_board *
+at(const struct kflash_update *u, size_t i)
+{
+	return u && i < u->count ? &u->boards[i] : NULL;
+}
+
+KFLASH_EXPORT size_t
+kflash_update_get_board_count(const struct kflash_update *u)
+{
+	return u ? u->count : 0;
+}
+
+KFLASH_EXPORT const char *
+kflash_update_get_board_name(const struct kflash_update *u, size_t i)
+{
+	return at(u, i) ? at(u, i)->name : NULL;
+}
+
+KFLASH_EXPORT enum kflash_board_result
+kflash_update_get_board_result(const struct kflash_update *u, size_t i)
+{
+	return at(u, i) ? at(u, i)->result : KFLASH_RESULT_SKIPPED;
+}
+
+KFLASH_EXPORT int
+kflash_update_get_board_error(const struct kflash_update *u, size_t i)
+{
+	return at(u, i) ? at(u, i)->error : 0;
+}
+
+KFLASH_EXPORT const char *
+kflash_update_get_board_message(const struct kflash_update *u, size_t i)
+{
+	return at(u, i) ? at(u, i)->message : NULL;
+}
+
+KFLASH_EXPORT const char *
+kflash_update_get_board_build(const struct kflash_update *u, size_t i)
+{
+	return at(u, i) ? at(u, i)->build : NULL;
+}
+
+KFLASH_EXPORT const char *
+kflash_update_get_board_method(const struct kflash_update *u, size_t i)
+{
+	return at(u, i) ? at(u, i)->method : NULL;
+}
+
+KFLASH_EXPORT const char *
+kflash_update_get_board_version(const struct kflash_update *u, size_t i)
+{
+	return at(u, i) ? kflash_firmware_get_version(at(u, i)->firmware) : NULL;
+}
+
+KFLASH_EXPORT uint64_t
+kflash_update_get_board_duration_ms(const struct kflash_update *u, size_t i)
+{
+	return at(u, i) ? at(u, i)->ms : 0;
+}
+
+KFLASH_EXPORT int
+kflash_update_get_board_came_back(const struct kflash_update *u, size_t i)
+{
+	return at(u, i) && at(u, i)->came_back ? 1 : 0;
+}
+
+KFLASH_EXPORT int
+kflash_update_get_klipper_stopped(const struct kflash_update *u)
+{
+	return u && u->stopped ? 1 : 0;
+}
+
+KFLASH_EXPORT int
+kflash_update_get_klipper_restarted(const struct kflash_update *u)
+{
+	return u && u->restarted ? 1 : 0;
+}
+
+KFLASH_EXPORT const char *
+kflash_update_get_klipper_state(const struct kflash_update *u)
+{
+	return u ? u->klipper_state : NULL;
+}
+
+KFLASH_EXPORT const char *
+kflash_update_get_klipper_message(const struct kflash_update *u)
+{
+	return u ? u->klipper_message : NULL;
+}
+
+KFLASH_EXPORT uint64_t
+kflash_update_get_downtime_ms(const struct kflash_update *u)
+{
+	return u ? u->downtime_ms : 0;
+}
