@@ -839,8 +839,18 @@ run(struct sim *s, int sfd)
 			/* a master reports POLLHUP for as long as nobody holds the slave */
 			struct pollfd q = { .fd = s->master, .events = POLLIN };
 
-			if (poll(&q, 1, 0) >= 0 && !(q.revents & POLLHUP))
+			if (poll(&q, 1, 0) >= 0 && !(q.revents & POLLHUP)) {
 				s->slave_closed = false;
+			} else {
+				/*
+				 * A host may open, write and close between two looks:
+				 * what it wrote is on the line all the same. POLLHUP is
+				 * no event, so look again soon.
+				 */
+				if (rx_pending(s))
+					s->rx_idle = false;
+				deadline = earliest(deadline, now + 10000000u);
+			}
 		}
 		if (s->master >= 0) {
 			bool rx = true, tx = s->out_len > 0;
