@@ -6,6 +6,7 @@
 
 #define DEFAULT_BAUD 250000
 #define UART_RESET_MS 1000
+#define UART_BOOT_MS 250
 
 /* The board's UART baud: the registry's, else its config's, else Klipper's default. */
 static uint32_t
@@ -144,6 +145,13 @@ kf_flash_katapult(struct kf_flash_job *job)
 	if (r == 0)
 		r = kflash_katapult_complete(k);
 	kflash_katapult_unref(k);
+	/*
+	 * Katapult jumps to the new firmware about 100 ms after it answers
+	 * COMPLETE. A USB board is seen coming back; a UART board is not, so
+	 * give it that time before anything talks to it again.
+	 */
+	if (r == 0 && !usb)
+		r = kf_sleep_ms(ctx, UART_BOOT_MS);
 	return r;
 }
 
