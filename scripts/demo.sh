@@ -11,7 +11,8 @@
 #   ./scripts/demo.sh
 #
 # KFLASH_DEMO_BUILDDIR=DIR uses an existing build instead of building (the
-# tests do this). Everything the demo starts is stopped on exit and on Ctrl+C.
+# tests do this). Everything the demo starts is stopped on exit, on Ctrl+C,
+# and when its output goes away (a closed pipe or terminal).
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -36,7 +37,7 @@ configs="$top/tests/fixtures/klipper-configs"
 sandbox=$(mktemp -d "${TMPDIR:-/tmp}/kflash-demo.XXXXXX")
 pids=""
 cleanup() {
-	trap - EXIT INT TERM
+	trap - EXIT HUP INT PIPE TERM
 	for pid in $pids; do
 		kill "$pid" 2>/dev/null || true
 	done
@@ -44,7 +45,9 @@ cleanup() {
 	rm -rf "$sandbox"
 }
 trap cleanup EXIT
+trap 'cleanup; exit 129' HUP
 trap 'cleanup; exit 130' INT
+trap 'cleanup; exit 141' PIPE
 trap 'cleanup; exit 143' TERM
 
 bold="" plain=""
@@ -131,6 +134,9 @@ step "kflash flash --all: build both, stop Klipper once, flash both, start it, c
 step "what the fake systemctl and the fake Klipper build saw"
 sed 's/^/    /' "$sandbox/calls.log"
 
+step "kflash flash --all again: nothing changed, so nothing is rebuilt"
+"$kflash" flash --all
+
 step "kflash status: everything current now"
 # The stand-in for Klipper restarts as the real one would: its MCUs now
 # report the firmware just flashed.
@@ -138,9 +144,6 @@ kill "$klippy_pid"
 wait "$klippy_pid" 2>/dev/null || true
 start_klippy "$(git -C "$sandbox/klipper" describe --always --tags --long --dirty)"
 "$kflash" status
-
-step "kflash flash --all again: nothing changed, so nothing is rebuilt"
-"$kflash" flash --all
 
 cat <<EOF
 

@@ -35,4 +35,46 @@ if pgrep -f "kflash-sim --dev-dir $sandbox" >/dev/null 2>&1; then
 	status=1
 fi
 [ $status -eq 0 ] || cat "$out"
+
+# left_behind FILE WHAT: fails when the sandbox named in FILE, or one of its
+# simulated boards, is still there.
+left_behind() {
+	box=$(sed -n 's/^== a sandbox in \([^:]*\):.*/\1/p' "$1")
+	if [ -z "$box" ]; then
+		echo "$2: the demo did not say where its sandbox is" >&2
+		cat "$1" >&2
+		return 0
+	fi
+	i=0
+	while pgrep -f "kflash-sim --dev-dir $box" >/dev/null 2>&1 && [ $i -lt 50 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	if [ -e "$box" ] || pgrep -f "kflash-sim --dev-dir $box" >/dev/null 2>&1; then
+		echo "$2: the demo left $box or its boards behind" >&2
+		return 0
+	fi
+	return 1
+}
+
+# Its output going away (| head) ends it, and it cleans up.
+KFLASH_DEMO_BUILDDIR=$build sh "$src/scripts/demo.sh" 2>&1 | head -n 3 >"$out" || true
+if left_behind "$out" "after a closed pipe"; then
+	status=1
+fi
+
+# Ctrl+C in the middle of the flash: the whole foreground group gets SIGINT.
+: >"$out"
+setsid env KFLASH_DEMO_BUILDDIR="$build" sh "$src/scripts/demo.sh" >"$out" 2>&1 &
+demo=$!
+i=0
+while ! grep -q '^\[Flash\]' "$out" && [ $i -lt 600 ]; do
+	sleep 0.05
+	i=$((i + 1))
+done
+kill -INT -- "-$demo" 2>/dev/null || true
+wait "$demo" || true
+if left_behind "$out" "after Ctrl+C"; then
+	status=1
+fi
 exit $status
