@@ -283,6 +283,9 @@ report_connection(struct cli *cli, const struct kflash_board *b)
 			    kflash_context_last_error(cli->ctx));
 	else if (r < 0)
 		cli_message(cli, "warning:", "%s", kflash_context_last_error(cli->ctx));
+	else if (cli->verbosity >= 0 && kflash_device_get_mode(dev) == KFLASH_MODE_UNKNOWN)
+		fprintf(stderr, "Board %s is connected at %s.\n", kflash_board_get_name(b),
+			kflash_device_get_path(dev));
 	else if (cli->verbosity >= 0 && kflash_device_get_mode(dev) != KFLASH_MODE_KLIPPER)
 		fprintf(stderr, "Board %s is connected, in %s mode, at %s.\n",
 			kflash_board_get_name(b),

@@ -40,8 +40,10 @@ print_table(struct cli *cli, const struct kflash_registry *reg, struct kflash_di
 
 			state = json_object_get_string(json_object_object_get(conn, "state"));
 			path = json_object_get_string(json_object_object_get(conn, "path"));
-			snprintf(connection, sizeof(connection), "%s%s%s", state, mode ? ", " : "",
-				 mode ? mode : "");
+			if (mode && strcmp(mode, "unknown") != 0)
+				snprintf(connection, sizeof(connection), "%s, %s", state, mode);
+			else
+				snprintf(connection, sizeof(connection), "%s", state);
 		} else {
 			snprintf(connection, sizeof(connection), "unknown");
 		}

@@ -127,9 +127,13 @@ flash(struct kf_flash_job *job, struct kflash_flash *f)
 		r = kflash_discovery_locate(ctx, job->board, &job->device);
 		if (r < 0)
 			return r;
-		kf_info(ctx, "found in %s mode at %s",
-			kflash_device_mode_name(kflash_device_get_mode(job->device)),
-			kflash_device_get_path(job->device));
+		if (kflash_device_get_mode(job->device) == KFLASH_MODE_UNKNOWN)
+			kf_info(ctx, "found at %s, a serial port of unknown mode",
+				kflash_device_get_path(job->device));
+		else
+			kf_info(ctx, "found in %s mode at %s",
+				kflash_device_mode_name(kflash_device_get_mode(job->device)),
+				kflash_device_get_path(job->device));
 	}
 	r = run_methods(job, f);
 	if (r == 0) {

@@ -81,7 +81,10 @@ kf_update_discover(struct kflash_update *u)
 		inner = kf_scope_enter(u->ctx, KFLASH_PHASE_DISCOVERY, b->name);
 		r = kflash_discovery_locate(u->ctx, b->board, &dev);
 
-		if (r == 0)
+		if (r == 0 && kflash_device_get_mode(dev) == KFLASH_MODE_UNKNOWN)
+			kf_info(u->ctx, "at %s, a serial port of unknown mode",
+				kflash_device_get_path(dev));
+		else if (r == 0)
 			kf_info(u->ctx, "%s mode at %s",
 				kflash_device_mode_name(kflash_device_get_mode(dev)),
 				kflash_device_get_path(dev));
