@@ -29,6 +29,12 @@ struct kf_flash_job {
 	bool connected;
 };
 
+/* flash.c: a firmware whose dictionary names another MCU than @board's is refused. */
+int
+kf_flash_check_firmware(struct kflash_context *ctx,
+			const struct kflash_board *board,
+			struct kflash_firmware *firmware);
+
 /* katapult.c */
 int
 kf_flash_katapult(struct kf_flash_job *job);

@@ -100,6 +100,21 @@ run_methods(struct kf_flash_job *job, struct kflash_flash *f)
 	return kf_flash_make(job);
 }
 
+int
+kf_flash_check_firmware(struct kflash_context *ctx,
+			const struct kflash_board *board,
+			struct kflash_firmware *firmware)
+{
+	const char *mcu = kflash_firmware_get_mcu(firmware);
+
+	if (mcu && !kflash_mcu_matches(mcu, kflash_board_get_mcu(board)))
+		return kf_error(ctx, KFLASH_ERR_MCU_MISMATCH,
+				"board %s is a %s, but the firmware %s is for a %s",
+				kflash_board_get_name(board), kflash_board_get_mcu(board),
+				kflash_firmware_get_path(firmware), mcu);
+	return 0;
+}
+
 static int
 flash(struct kf_flash_job *job, struct kflash_flash *f)
 {
@@ -110,14 +125,9 @@ flash(struct kf_flash_job *job, struct kflash_flash *f)
 	if (!kflash_firmware_get_mcu(job->firmware))
 		kf_warn(ctx, "%s has no data dictionary: its MCU cannot be checked before flashing",
 			kflash_firmware_get_path(job->firmware));
-	else if (!kflash_mcu_matches(kflash_firmware_get_mcu(job->firmware),
-				     kflash_board_get_mcu(job->board)))
-		return kf_error(ctx, KFLASH_ERR_MCU_MISMATCH,
-				"board %s is a %s, but the firmware %s is for a %s", name,
-				kflash_board_get_mcu(job->board),
-				kflash_firmware_get_path(job->firmware),
-				kflash_firmware_get_mcu(job->firmware));
-	r = kflash_board_config_load(ctx, job->board, &job->config);
+	r = kf_flash_check_firmware(ctx, job->board, job->firmware);
+	if (r == 0)
+		r = kflash_board_config_load(ctx, job->board, &job->config);
 	if (r == KFLASH_ERR_NOT_FOUND)
 		r = 0; /* a firmware given by hand: the checks that need it are skipped */
 	if (r < 0)

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "build/build-private.h"
+#include "flash/flash-private.h"
 #include "internal/fs.h"
 #include "internal/klipper.h"
 #include "update-private.h"
@@ -145,7 +146,10 @@ kf_update_build_all(struct kflash_update *u)
 			b->build = "last build";
 		}
 		if (path) {
+			/* A file's MCU is checked now, before anything is stopped. */
 			r = kflash_firmware_load(u->ctx, path, &b->firmware);
+			if (r == 0)
+				r = kf_flash_check_firmware(u->ctx, b->board, b->firmware);
 			if (!b->build)
 				b->build = "given";
 		} else {
