@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "commands.h"
 
@@ -105,6 +106,17 @@ free_strv(char **v)
 
 /* A setter's answer: ask again, its own message printed already. */
 #define ASK_AGAIN 1
+
+/* Where Klipper's host MCU (the klipper-mcu service) makes its pty. */
+#define LINUX_MCU_SERIAL "/tmp/klipper_host_mcu"
+
+static bool
+is_host_mcu(const struct kflash_board *b)
+{
+	const char *mcu = kflash_board_get_mcu(b);
+
+	return mcu && strcasecmp(mcu, "linux") == 0;
+}
 
 /* Ask until @set accepts the answer; KFLASH_ERR_CANCELLED at the end of input. */
 static int
@@ -277,7 +289,12 @@ report_connection(struct cli *cli, const struct kflash_board *b)
 	struct kflash_device *dev = NULL;
 	int r = kflash_discovery_locate(cli->ctx, b, &dev);
 
-	if (r == KFLASH_ERR_NOT_FOUND)
+	if (r == KFLASH_ERR_NOT_FOUND && is_host_mcu(b))
+		cli_message(cli, "note:",
+			    "%s; it appears while the klipper-mcu service runs, and kflash "
+			    "flashes the host MCU without it",
+			    kflash_context_last_error(cli->ctx));
+	else if (r == KFLASH_ERR_NOT_FOUND)
 		cli_message(cli,
 			    "warning:", "%s; the board is added anyway, plug it in before flashing",
 			    kflash_context_last_error(cli->ctx));
@@ -357,6 +374,9 @@ cmd_add(struct cli *cli, int argc, char **argv)
 	if (optind < argc)
 		return cli_usage_error(cli, "unexpected argument '%s'", argv[optind]);
 
+	/* Klipper's host MCU always answers on the pty its klipper-mcu service makes. */
+	if (a.name && !a.serial && a.mcu && strcasecmp(a.mcu, "linux") == 0)
+		a.serial = LINUX_MCU_SERIAL;
 	if (a.name && a.serial) {
 		r = kflash_board_new(cli->ctx, a.name, &b);
 		if (r < 0)

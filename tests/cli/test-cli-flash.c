@@ -484,6 +484,17 @@ START_TEST(flash_a_firmware_file)
 	f = fopen(bin, "wb");
 	fwrite(image, 1, sizeof(image), f);
 	fclose(f);
+	/* A firmware built for another MCU is refused before anything stops. */
+	kf_test_write_file(dict, "{\"version\": \"v0.12.0-1-gfeed\", \"config\": "
+				 "{\"MCU\": \"rp2040\"}}");
+	r = flash_one((const char *const[]){ "--firmware", bin, NULL });
+	ck_assert_int_eq(r.status, -KFLASH_ERR_MCU_MISMATCH);
+	ck_assert_ptr_nonnull(strstr(r.err, "stm32f446xx"));
+	ck_assert_ptr_nonnull(strstr(r.err, "rp2040"));
+	kf_cli_result_free(&r);
+	ck_assert_int_eq(count("systemctl"), 0);
+	ck_assert_int_eq(kf_sim_log_count(sims[0], "rx "), 0);
+
 	kf_test_write_file(dict, "{\"version\": \"v0.12.0-1-gfeed\", \"config\": "
 				 "{\"MCU\": \"stm32f446xx\"}}");
 	r = flash_one((const char *const[]){ "--firmware", bin, NULL });
@@ -723,6 +734,84 @@ START_TEST(flash_through_the_sd_card)
 }
 END_TEST
 
+START_TEST(flash_by_make_flash)
+{
+	char want[4400];
+	struct kf_cli_result r;
+	char *text;
+
+	setup();
+	board(0, "octopus", "stm32f446xx", OCTOPUS, "stm32f446_usb", NULL);
+	r = flash_one((const char *const[]){ "--method", "make", NULL });
+	ck_assert_msg(r.status == 0, "%s", r.err);
+	ck_assert_ptr_nonnull(strstr(r.out, "octopus          flashed   make"));
+	kf_cli_result_free(&r);
+	/* Klipper's own make flash, on the board's by-id path; no Katapult at all. */
+	text = kf_test_read_file(calls);
+	snprintf(want, sizeof(want),
+		 "FLASH_DEVICE=%s/serial/by-id/usb-Klipper_stm32f446xx_%s-if00\n", dev, OCTOPUS);
+	ck_assert_msg(strstr(text, want) != NULL, "no '%s' in:\n%s", want, text);
+	free(text);
+	ck_assert_int_eq(count("make flash KCONFIG_CONFIG="), 1);
+	ck_assert_int_gt(first_line("make flash"), first_line("systemctl stop klipper"));
+	ck_assert_int_lt(first_line("make flash"), first_line("systemctl start klipper"));
+	ck_assert_int_eq(kf_sim_log_count(sims[0], "rx "), 0);
+	ck_assert_int_eq(count("systemctl start klipper"), 1);
+
+	/* A failing make flash: the flash fails with make's last lines, klipper starts again. */
+	r = kf_cli_run(env_with("KF_FAKE_FLASH_FAIL=1"),
+		       (const char *const[]){ "flash", "octopus", "--method", "make", NULL });
+	ck_assert_int_eq(r.status, -KFLASH_ERR_FLASH);
+	ck_assert_ptr_nonnull(strstr(r.err, "make flash failed"));
+	ck_assert_ptr_nonnull(strstr(r.err, "Flashing failed: no device at"));
+	ck_assert_ptr_nonnull(strstr(r.out, "octopus          failed    make"));
+	kf_cli_result_free(&r);
+	ck_assert_int_eq(count("systemctl stop klipper"), 2);
+	ck_assert_int_eq(count("systemctl start klipper"), 2);
+	teardown();
+}
+END_TEST
+
+START_TEST(flash_the_host_mcu)
+{
+	char from[4400];
+	struct kf_cli_result r;
+	struct json_object *doc, *b;
+
+	setup();
+	/* The host MCU needs no --serial: it has its own pty. */
+	r = kf_cli(env, "add", "host", "--mcu", "linux", NULL);
+	ck_assert_msg(r.status == 0, "%s", r.err);
+	ck_assert_ptr_nonnull(strstr(r.err, "/tmp/klipper_host_mcu"));
+	ck_assert_ptr_nonnull(strstr(r.err, "klipper-mcu service"));
+	kf_cli_result_free(&r);
+	snprintf(from, sizeof(from), "%s/klipper-configs/linux.config", kf_test_fixtures_dir());
+	cli_ok(env, (const char *const[]){ "config", "host", "--from", from, "-q", NULL });
+
+	r = kf_cli(env, "flash", "host", "--json", NULL);
+	ck_assert_msg(r.status == 0, "%s", r.err);
+	doc = kf_cli_json(&r);
+	b = json_object_array_get_idx(member(doc, "boards"), 0);
+	ck_assert_str_eq(json_object_get_string(member(b, "result")), "flashed");
+	ck_assert_str_eq(json_object_get_string(member(b, "method")), "make");
+	json_object_put(doc);
+	kf_cli_result_free(&r);
+	/* make flash installs it, with no device, while both services are stopped. */
+	ck_assert_int_eq(count("make flash KCONFIG_CONFIG="), 1);
+	{
+		char *text = kf_test_read_file(calls);
+
+		ck_assert_ptr_null(strstr(text, "FLASH_DEVICE="));
+		free(text);
+	}
+	ck_assert_int_eq(count("systemctl stop klipper-mcu"), 1);
+	ck_assert_int_eq(count("systemctl start klipper-mcu"), 1);
+	ck_assert_int_lt(first_line("systemctl stop klipper-mcu"), first_line("make flash"));
+	ck_assert_int_gt(first_line("systemctl start klipper-mcu"), first_line("make flash"));
+	teardown();
+}
+END_TEST
+
 /* ---- the kill matrix ---- */
 
 /* The one child process of @parent, from /proc. */
@@ -876,6 +965,8 @@ KF_TEST_SUITE(cli_flash)
 	kf_test_add_timeout(flash_a_uart_board, 120);
 	kf_test_add_timeout(flash_fail_fast_stops_before_the_stop, 120);
 	kf_test_add_timeout(flash_through_the_sd_card, 120);
+	kf_test_add_timeout(flash_by_make_flash, 120);
+	kf_test_add_timeout(flash_the_host_mcu, 120);
 	kf_test_add_loop(flash_kill_matrix, (int)(sizeof(moments) / sizeof(moments[0]) *
 						  sizeof(signals) / sizeof(signals[0])));
 }
