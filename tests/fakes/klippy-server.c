@@ -9,7 +9,9 @@
  *                 [--print-state S] [--mcu NAME=VERSION[=TYPE]]...
  *                 [--ready-after N]   answer "startup" to the first N infos
  *                 [--misbehave KIND]  malformed | hang | close | no-etx |
- *                                     huge | error | not-object | no-result
+ *                                     huge | error | not-object | no-result |
+ *                                     empty-result (every answer is {}) |
+ *                                     no-status (objects/query's is {})
  *
  * It runs until SIGTERM and removes its socket.
  */
@@ -199,6 +201,10 @@ answer(int fd, const char *text)
 		json_object_put(result);
 	} else if (bad && strcmp(bad, "no-result") == 0) {
 		json_object_put(result);
+	} else if (bad && (strcmp(bad, "empty-result") == 0 ||
+			   (strcmp(bad, "no-status") == 0 && strcmp(m, "objects/query") == 0))) {
+		json_object_put(result);
+		json_object_object_add(reply, "result", json_object_new_object());
 	} else {
 		json_object_object_add(reply, "result", result);
 	}
@@ -212,10 +218,24 @@ answer(int fd, const char *text)
 }
 
 static void
-usage(const char *argv0)
+usage(FILE *f, const char *argv0, int status)
 {
-	fprintf(stderr, "usage: %s --socket PATH [options]; see the source for them\n", argv0);
-	exit(64);
+	fprintf(f,
+		"Usage: %s --socket PATH [options]\n"
+		"A stand-in for Klipper's API socket, for the tests.\n"
+		"  --ready-file F         create F once the socket listens\n"
+		"  --log F                append every request to F\n"
+		"  --state S              info's state (ready)\n"
+		"  --state-message M      info's state_message\n"
+		"  --software-version V   info's software_version\n"
+		"  --print-state S        print_stats.state (standby)\n"
+		"  --mcu NAME=VERSION[=TYPE]  an MCU object, repeatable\n"
+		"  --ready-after N        answer \"startup\" to the first N infos\n"
+		"  --misbehave KIND       malformed, hang, close, no-etx, huge, error,\n"
+		"                         not-object, no-result, empty-result, no-status\n"
+		"It runs until SIGTERM and removes its socket.\n",
+		argv0);
+	exit(status);
 }
 
 int
@@ -232,6 +252,7 @@ main(int argc, char **argv)
 		{ "mcu", required_argument, NULL, 'm' },
 		{ "ready-after", required_argument, NULL, 'a' },
 		{ "misbehave", required_argument, NULL, 'b' },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
@@ -272,9 +293,12 @@ main(int argc, char **argv)
 		case 'b':
 			opt.misbehave = optarg;
 			break;
+		case 'h':
+			usage(stdout, argv[0], 0);
+			break;
 		case 'm':
 			if (opt.n_mcus == MAX_MCUS || !(eq = strchr(optarg, '=')))
-				usage(argv[0]);
+				usage(stderr, argv[0], 64);
 			*eq = '\0';
 			eq2 = strchr(eq + 1, '=');
 			if (eq2)
@@ -284,11 +308,11 @@ main(int argc, char **argv)
 			opt.mcu_type[opt.n_mcus++] = eq2 ? eq2 + 1 : NULL;
 			break;
 		default:
-			usage(argv[0]);
+			usage(stderr, argv[0], 64);
 		}
 	}
 	if (!opt.socket || strlen(opt.socket) >= sizeof(addr.sun_path))
-		usage(argv[0]);
+		usage(stderr, argv[0], 64);
 
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);

@@ -37,6 +37,8 @@ setup(void)
 	unsetenv("KF_FAKE_KLIPPER_HANG");
 	unsetenv("KF_FAKE_GCC_VERSION");
 	unsetenv("KF_FAKE_KLIPPER_DICT_MCU");
+	unsetenv("KF_FAKE_KLIPPER_NO_DICT");
+	unsetenv("KF_FAKE_KLIPPER_NO_FIRMWARE");
 	unsetenv("KF_FAKE_MENUCONFIG_FROM");
 }
 
@@ -187,6 +189,20 @@ START_TEST(board_config_seed_checks_the_mcu)
 	ck_assert_ptr_nonnull(strstr(kflash_context_last_error(ctx), wrong));
 	snprintf(path, sizeof(path), "%s/config/configs/octopus.config", dir);
 	ck_assert_int_eq(access(path, F_OK), -1);
+	{
+		/* A Klipper config that names no MCU, and is not the Linux process's. */
+		char *text = kf_test_read_file(wrong), *line = strstr(text, "CONFIG_MCU=");
+		char nomcu[4300];
+
+		ck_assert_ptr_nonnull(line);
+		line[0] = '#';
+		snprintf(nomcu, sizeof(nomcu), "%s/nomcu.config", dir);
+		kf_test_write_file(nomcu, text);
+		free(text);
+		kf_assert_error(ctx, kflash_board_config_seed(ctx, b, nomcu), KFLASH_ERR_CORRUPT,
+				"names no MCU (no CONFIG_MCU); run kflash config octopus");
+		ck_assert_int_eq(access(path, F_OK), -1);
+	}
 
 	seed(b, "stm32f446_usb");
 	ck_assert_int_eq(stat(path, &st), 0);
@@ -374,6 +390,20 @@ START_TEST(build_errors)
 	kf_assert_error(ctx, kflash_build_board(ctx, b, 0, &r), KFLASH_ERR_MCU_MISMATCH,
 			"is for a stm32f407xx");
 	unsetenv("KF_FAKE_KLIPPER_DICT_MCU");
+
+	/* Without klipper.dict the MCU cannot be checked: a clean build is the fix. */
+	setenv("KF_FAKE_KLIPPER_NO_DICT", "1", 1);
+	kf_assert_error(ctx, kflash_build_board(ctx, b, KFLASH_BUILD_CLEAN, &r), KFLASH_ERR_BUILD,
+			"has no Klipper data dictionary (klipper.dict)");
+	ck_assert_ptr_nonnull(
+		strstr(kflash_context_last_error(ctx), "build it again with --clean"));
+	unsetenv("KF_FAKE_KLIPPER_NO_DICT");
+
+	/* make said yes, but left nothing to flash. */
+	setenv("KF_FAKE_KLIPPER_NO_FIRMWARE", "1", 1);
+	kf_assert_error(ctx, kflash_build_board(ctx, b, KFLASH_BUILD_CLEAN, &r), KFLASH_ERR_BUILD,
+			"make succeeded but left no firmware (klipper.bin");
+	unsetenv("KF_FAKE_KLIPPER_NO_FIRMWARE");
 
 	/* No Klipper tree. */
 	ck_assert_int_eq(kflash_context_set_klipper_dir(ctx, "/nonexistent/klipper"), 0);

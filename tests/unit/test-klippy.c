@@ -164,7 +164,33 @@ static const struct {
 	{ "huge", KFLASH_ERR_PROTOCOL, "larger than 1048576 bytes" },
 	{ "error", KFLASH_ERR_PROTOCOL, "Klipper refused 'info': Invalid Request" },
 	{ "no-result", KFLASH_ERR_PROTOCOL, "has no result object" },
+	{ "empty-result", KFLASH_ERR_PROTOCOL, "Klipper's 'info' answer has no state" },
 };
+
+/* Answers that parse but lack what the status query needs. */
+START_TEST(klippy_status_answers_without_their_parts)
+{
+	static const struct {
+		const char *kind, *needle;
+	} cases[] = {
+		{ "empty-result", "Klipper's 'objects/list' answer has no list of objects" },
+		{ "no-status", "Klipper's 'objects/query' answer has no status" },
+	};
+	struct kflash_klippy *k;
+
+	for (size_t i = 0; i < KF_ARRAY_SIZE(cases); i++) {
+		setup();
+		start_server("--mcu", "mcu=v0.12.0-1-gabc", "--misbehave", cases[i].kind);
+		k = connect_ok();
+		kf_assert_error(ctx, kflash_klippy_query_status(k), KFLASH_ERR_PROTOCOL,
+				cases[i].needle);
+		ck_assert_uint_eq(kflash_klippy_get_mcu_count(k), 0);
+		ck_assert_ptr_null(kflash_klippy_get_print_state(k));
+		kflash_klippy_unref(k);
+		teardown();
+	}
+}
+END_TEST
 
 START_TEST(klippy_bad_replies_are_errors)
 {
@@ -299,6 +325,7 @@ KF_TEST_SUITE(klippy)
 	kf_test_add(klippy_not_running);
 	kf_test_add(klippy_info_and_status);
 	kf_test_add_loop(klippy_bad_replies_are_errors, (int)KF_ARRAY_SIZE(misbehaviours));
+	kf_test_add(klippy_status_answers_without_their_parts);
 	kf_test_add(klippy_cancel_during_a_hung_request);
 	kf_test_add_timeout(klippy_print_gate, 30);
 	kf_test_add_timeout(klippy_wait_ready, 30);

@@ -9,6 +9,8 @@
 #   KF_FAKE_KLIPPER_HANG       the build hangs; a child's pid goes to this file
 #   KF_FAKE_FLASH_FAIL         make flash fails
 #   KF_FAKE_KLIPPER_DICT_MCU   klipper.dict names this MCU, whatever the config says
+#   KF_FAKE_KLIPPER_NO_DICT    the build writes no klipper.dict
+#   KF_FAKE_KLIPPER_NO_FIRMWARE  the build succeeds but writes no firmware
 set -eu
 target=$1
 config=$2
@@ -76,9 +78,12 @@ build)
 		echo "  Compiling ${out}src/$f.o"
 	done
 	mcu=$(config_mcu "$config")
-	printf '{"app": "Klipper", "version": "%s", "config": {"MCU": "%s", "CLOCK_FREQ": 12000000}}' \
-		"$version" "${KF_FAKE_KLIPPER_DICT_MCU:-$mcu}" >"${out}klipper.dict"
-	if [ "$mcu" = linux ]; then
+	[ -n "${KF_FAKE_KLIPPER_NO_DICT:-}" ] ||
+		printf '{"app": "Klipper", "version": "%s", "config": {"MCU": "%s", "CLOCK_FREQ": 12000000}}' \
+			"$version" "${KF_FAKE_KLIPPER_DICT_MCU:-$mcu}" >"${out}klipper.dict"
+	if [ -n "${KF_FAKE_KLIPPER_NO_FIRMWARE:-}" ]; then
+		:
+	elif [ "$mcu" = linux ]; then
 		printf '\177ELF fake klipper for linux\n' >"${out}klipper.elf"
 		echo "  Linking ${out}klipper.elf"
 	else
