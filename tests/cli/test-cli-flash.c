@@ -694,10 +694,14 @@ START_TEST(flash_a_board_already_in_katapult)
 	snprintf(from, sizeof(from), "%s/klipper-configs/stm32f446_usb.config",
 		 kf_test_fixtures_dir());
 	cli_ok(env, (const char *const[]){ "config", "octopus", "--from", from, "-q", NULL });
-	r = flash_one(NULL);
+	/* The seed tool's spelling: kflash --device NAME. */
+	r = kf_cli(env, "--device", "octopus", NULL);
 	ck_assert_msg(r.status == 0, "%s", r.err);
 	ck_assert_ptr_nonnull(strstr(r.err, "found in katapult mode"));
+	ck_assert_ptr_nonnull(strstr(r.out, "octopus          flashed   katapult"));
 	kf_cli_result_free(&r);
+	ck_assert_int_eq(count("systemctl stop klipper"), 1);
+	ck_assert_int_eq(count("systemctl start klipper"), 1);
 	ck_assert_int_eq(kf_sim_log_count(sims[0], "touch 1200"), 0);
 	ck_assert_int_eq(kf_sim_log_count(sims[0], "rx COMPLETE"), 1);
 	teardown();
