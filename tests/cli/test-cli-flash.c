@@ -410,6 +410,43 @@ START_TEST(flash_missing_board_fails_alone)
 }
 END_TEST
 
+START_TEST(flash_says_when_klipper_does_not_start_again)
+{
+	struct kf_cli_result r;
+	struct json_object *doc, *klipper;
+
+	setup();
+	board(0, "octopus", "stm32f446xx", OCTOPUS, "stm32f446_usb", NULL);
+	r = kf_cli_run(env_with("KF_FAKE_FAIL=start klipper"),
+		       (const char *const[]){ "flash", "octopus", "--json", NULL });
+	/* The board is flashed, but the run fails: the printer is down. */
+	ck_assert_int_eq(r.status, -KFLASH_ERR_SERVICE);
+	ck_assert_ptr_nonnull(
+		strstr(r.err, "start it by hand with 'sudo systemctl start klipper'"));
+	doc = kf_cli_json(&r);
+	ck_assert_str_eq(json_object_get_string(member(
+				 json_object_array_get_idx(member(doc, "boards"), 0), "result")),
+			 "flashed");
+	klipper = member(doc, "klipper");
+	ck_assert(json_object_get_boolean(member(klipper, "stopped")));
+	ck_assert(!json_object_get_boolean(member(klipper, "restarted")));
+	json_object_put(doc);
+	kf_cli_result_free(&r);
+	ck_assert_int_eq(count("systemctl start klipper"), 1);
+
+	/* The text summary says it in capitals. */
+	r = kf_cli(env, "service", "start", NULL);
+	ck_assert_msg(r.status == 0, "%s", r.err);
+	kf_cli_result_free(&r);
+	r = kf_cli_run(env_with("KF_FAKE_FAIL=start klipper"),
+		       (const char *const[]){ "flash", "octopus", NULL });
+	ck_assert_int_eq(r.status, -KFLASH_ERR_SERVICE);
+	ck_assert_ptr_nonnull(strstr(r.out, "Klipper: stopped, NOT STARTED AGAIN"));
+	kf_cli_result_free(&r);
+	teardown();
+}
+END_TEST
+
 START_TEST(flash_confirmation_not_ready)
 {
 	struct kf_cli_result r;
@@ -957,6 +994,7 @@ KF_TEST_SUITE(cli_flash)
 	kf_test_add_timeout(flash_refused_while_printing, 120);
 	kf_test_add_timeout(flash_missing_board_fails_alone, 120);
 	kf_test_add_timeout(flash_confirmation_not_ready, 120);
+	kf_test_add_timeout(flash_says_when_klipper_does_not_start_again, 120);
 	kf_test_add_timeout(flash_usage, 60);
 	kf_test_add_timeout(flash_asks_which_boards_on_a_terminal, 120);
 	kf_test_add_timeout(flash_a_firmware_file, 120);
