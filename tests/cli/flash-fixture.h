@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The set-up the kflash flash tests share (see flash-fixture.c): call
+ * fx_setup() first and fx_teardown() last in each test.
+ */
+#pragma once
+
+#include <sys/types.h>
+
+#include <json-c/json.h>
+
+#include "cli-run.h"
+#include "kf-test.h"
+#include "sim-run.h"
+
+#define OCTOPUS "1A2B3C4D5E6F708192A3B4C5"
+#define EBB "4E0031000B50415833323520"
+#define PICO "E66138935F2A4D28"
+
+struct flash_fixture {
+	char *dir;              /* the test's temporary dir */
+	char dev[4200];         /* the device dir the simulated boards publish in */
+	char calls[4200];       /* calls.log: systemctl and make, in order */
+	const char *env[24];    /* kflash's environment */
+	char values[6][9000];   /* storage for some of env */
+	struct kf_sim *sims[3]; /* the simulated boards, by slot */
+	pid_t klippy;           /* the fake Klipper API server, or 0 */
+};
+
+extern struct flash_fixture fx;
+
+/* A fresh sandbox: the fake Klipper tree, the fakes first on PATH. */
+void
+fx_setup(void);
+
+/* Stop every simulated board and the API server; remove the sandbox. */
+void
+fx_teardown(void);
+
+/* fx.env with one more "KEY=VALUE" (or none, for NULL), for one run. */
+const char *const *
+fx_env_with(const char *extra);
+
+/* The fake Klipper API server, reporting @print_state and @state with @message. */
+void
+fx_start_klippy(const char *print_state, const char *state, const char *message);
+
+void
+fx_stop_klippy(void);
+
+/* Run kflash with @argv in environment @e, and require success. */
+void
+fx_cli_ok(const char *const *e, const char *const *argv);
+
+/*
+ * A simulated USB board of @mcu with @serial in slot @slot (extra
+ * simulator arguments in @sim_extra, NULL-terminated, or NULL), added as
+ * @name with the fixture config @config (a file name without .config).
+ */
+void
+fx_board(int slot,
+	 const char *name,
+	 const char *mcu,
+	 const char *serial,
+	 const char *config,
+	 const char *const *sim_extra);
+
+/* octopus (stm32f446, USB), ebb (stm32f446, CAN config), pico (rp2040) in slots 0-2. */
+void
+fx_three_boards(void);
+
+/* Lines of calls.log starting with @prefix: how many, the first and the last (-1: none). */
+int
+fx_scan_calls(const char *prefix, int *first, int *last);
+
+int
+fx_count(const char *prefix);
+
+int
+fx_first_line(const char *prefix);
+
+int
+fx_last_line(const char *prefix);
+
+/* The member @key of the JSON object @o; the test fails when it is missing. */
+struct json_object *
+fx_member(struct json_object *o, const char *key);
+
+/* kflash flash octopus, with @extra arguments (NULL-terminated, or NULL). */
+struct kf_cli_result
+fx_flash_one(const char *const *extra);
