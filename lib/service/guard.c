@@ -332,7 +332,7 @@ kflash_service_guard_begin(struct kflash_service_guard *g)
 	if (!g)
 		return KFLASH_ERR_INVALID;
 	prev = kf_scope_enter(g->ctx, KFLASH_PHASE_SERVICE, NULL);
-	kf_phase_event(g->ctx, "stopping the Klipper service");
+	kf_phase_event(g->ctx, "Klipper stays stopped until the last board is flashed");
 	r = guard_begin(g);
 	kf_scope_leave(g->ctx, prev);
 	return r;
