@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* A Katapult session: connect, write, verify, complete. */
 #include <ctype.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -498,8 +499,12 @@ kflash_katapult_write(struct kflash_katapult *k, const void *image, size_t size)
 	r = exchange(k, KF_KAT_SEND_EOF, NULL, 0, k->tries, k->timeout_ms, ack, &words);
 	if (r < 0)
 		return stays_in_katapult(k, r);
-	kf_info(k->ctx, "wrote %zu bytes (%u flash pages)", size,
-		words >= 2 ? kf_le32(ack + 4) : 0);
+	{
+		uint32_t pages = words >= 2 ? kf_le32(ack + 4) : 0;
+
+		kf_info(k->ctx, "wrote %zu bytes (%" PRIu32 " flash page%s)", size, pages,
+			pages == 1 ? "" : "s");
+	}
 	k->written = true;
 	return 0;
 }
