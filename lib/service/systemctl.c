@@ -65,25 +65,57 @@ which(const char *prog)
 	return kf_strdup_printf("/usr/bin/%s", prog);
 }
 
+/* 0 when `sudo -n ARGV` succeeds, 1 when it fails, or a negative error. */
+static int
+sudo_fails(struct kflash_context *ctx, const char *const *argv)
+{
+	struct kf_process_opts o = { .argv = argv, .timeout_ms = 10000 };
+	struct kf_process_result res;
+	int r = kf_process_run(ctx, &o, &res);
+
+	if (r == 0)
+		r = res.exit_code != 0;
+	kf_process_result_clear(&res);
+	return r == KFLASH_ERR_CANCELLED ? r : r != 0;
+}
+
+/*
+ * May sudo run `systemctl stop|start UNIT` without a password? Yes when it
+ * may run anything (`sudo -n true`), or when `sudo -n -l` lists each of
+ * those commands, as the sudoers line below allows them.
+ */
+static int
+sudo_allows_units(struct kflash_context *ctx, const char *const *units, size_t n_units)
+{
+	static const char *const all[] = { "sudo", "-n", "true", NULL };
+	int r = sudo_fails(ctx, all);
+
+	if (r <= 0)
+		return r;
+	for (size_t i = 0; i < n_units; i++) {
+		const char *stop[] = { "sudo", "-n", "-l", "systemctl", "stop", units[i], NULL };
+		const char *start[] = { "sudo", "-n", "-l", "systemctl", "start", units[i], NULL };
+
+		r = sudo_fails(ctx, stop);
+		if (r == 0)
+			r = sudo_fails(ctx, start);
+		if (r != 0)
+			return r;
+	}
+	return 0;
+}
+
 int
 kf_systemctl_check_sudo(struct kflash_context *ctx, const char *const *units, size_t n_units)
 {
-	static const char *const argv[] = { "sudo", "-n", "true", NULL };
-	struct kf_process_opts o = { .argv = argv, .timeout_ms = 10000 };
-	struct kf_process_result res;
 	_cleanup_free_ char *systemctl = NULL, *line = NULL;
 	const char *user = getenv("USER");
 	int r;
 
 	if (is_root())
 		return 0;
-	r = kf_process_run(ctx, &o, &res);
-	if (r == 0 && res.exit_code == 0) {
-		kf_process_result_clear(&res);
-		return 0;
-	}
-	kf_process_result_clear(&res);
-	if (r == KFLASH_ERR_CANCELLED)
+	r = sudo_allows_units(ctx, units, n_units);
+	if (r <= 0)
 		return r;
 
 	systemctl = which("systemctl");

@@ -449,6 +449,17 @@ START_TEST(not_root_needs_passwordless_sudo)
 	ck_assert_int_eq(count_calls("sudo -n systemctl stop klipper"), 1);
 	ck_assert_int_eq(count_calls("sudo -n systemctl start klipper"), 1);
 	free(result);
+
+	/* The sudoers line of the hint is enough: sudo -l lists both commands. */
+	setenv("KF_FAKE_SUDO", "systemctl", 1);
+	result = run_as_nobody();
+	ck_assert_msg(strncmp(result, "0 ", 2) == 0, "%s", result);
+	/* (the first run asked once too, and was refused) */
+	ck_assert_int_eq(count_calls("sudo -n -l systemctl stop klipper"), 2);
+	ck_assert_int_eq(count_calls("sudo -n -l systemctl start klipper"), 1);
+	ck_assert_int_eq(count_calls("sudo -n systemctl stop klipper"), 2);
+	ck_assert_int_eq(count_calls("sudo -n systemctl start klipper"), 2);
+	free(result);
 	teardown();
 }
 END_TEST
