@@ -125,7 +125,15 @@ static void __attribute__((noreturn)) child_exec(const struct kf_process_opts *o
 {
 	sigset_t none;
 
-	setpgid(0, 0);
+	/*
+	 * An interactive child joins the terminal as its foreground job. Any
+	 * other child gets a session of its own, without a terminal: nothing
+	 * it runs (sudo inside a Makefile, say) can stop to ask there.
+	 */
+	if (opts->interactive)
+		setpgid(0, 0);
+	else
+		setsid();
 
 	/* Signals we ignore or block must not leak into the child. */
 	for (int sig = 1; sig < NSIG; sig++)
@@ -533,8 +541,13 @@ kf_process_run(struct kflash_context *ctx,
 	if (pid == 0)
 		child_exec(opts, path, envp, outp[1], errp[1], execp[1]);
 
-	/* Both sides set the group, so that kill(-pid) works at once. */
-	setpgid(pid, pid);
+	/*
+	 * Both sides set the group, so that kill(-pid) works at once; a
+	 * non-interactive child has made its session (and group) before the
+	 * exec pipe below closes.
+	 */
+	if (opts->interactive)
+		setpgid(pid, pid);
 	close(execp[1]);
 	execp[1] = -1;
 	if (!opts->interactive) {

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Child processes: argv exec (never a shell), found on PATH, in their own
- * process group, with an environment overlay, output streamed line by
- * line, a timeout that kills the whole group, and cancellation through
- * the context.
+ * process group (and, unless interactive, their own session without a
+ * terminal), with an environment overlay, output streamed line by line, a
+ * timeout that kills the whole group, and cancellation through the
+ * context.
  */
 #pragma once
 

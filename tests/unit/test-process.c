@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "internal/process.h"
@@ -327,6 +328,60 @@ START_TEST(process_stdin_is_not_inherited)
 }
 END_TEST
 
+/*
+ * In a child that has a terminal of its own (a pty as its controlling
+ * terminal, as kflash has in an SSH session): run a program that tries to
+ * open /dev/tty, the way sudo does to ask for a password, and write what it
+ * printed to @fd.
+ */
+static void
+run_with_a_terminal(int fd)
+{
+	int master = posix_openpt(O_RDWR | O_NOCTTY), slave;
+	struct kflash_context *ctx;
+	struct lines l = { 0 };
+	struct kf_process_opts o = { .on_line = collect, .on_line_data = &l, .timeout_ms = 5000 };
+	struct kf_process_result res;
+
+	if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0 || setsid() < 0)
+		_exit(90);
+	slave = open(ptsname(master), O_RDWR); /* the session's controlling terminal now */
+	if (slave < 0 || open("/dev/tty", O_RDWR) < 0)
+		_exit(91);
+	if (kflash_context_new(&ctx) < 0 ||
+	    run_sh(ctx, "if (exec 3</dev/tty) 2>/dev/null; then echo terminal; else echo none; fi",
+		   &o, &res) < 0)
+		_exit(92);
+	if (write(fd, l.text, strlen(l.text)) < 0)
+		_exit(93);
+	kf_process_result_clear(&res);
+	kflash_context_unref(ctx);
+	_exit(0);
+}
+
+START_TEST(process_children_have_no_terminal)
+{
+	char buf[256] = "";
+	int p[2], status;
+	pid_t pid;
+
+	ck_assert_int_eq(pipe(p), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		close(p[0]);
+		run_with_a_terminal(p[1]);
+	}
+	close(p[1]);
+	ck_assert_int_ge(read(p[0], buf, sizeof(buf) - 1), 0);
+	close(p[0]);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status 0x%x", status);
+	/* The test's own process could open it; the child cannot ask there. */
+	ck_assert_str_eq(buf, "none\n");
+}
+END_TEST
+
 START_TEST(process_timeout_kills_the_group)
 {
 	struct kflash_context *ctx = ctx_new();
@@ -500,6 +555,7 @@ KF_TEST_SUITE(process)
 	kf_test_add(process_path_comes_from_the_overlay);
 	kf_test_add(process_runs_in_cwd_with_priority);
 	kf_test_add(process_stdin_is_not_inherited);
+	kf_test_add(process_children_have_no_terminal);
 	kf_test_add_timeout(process_timeout_kills_the_group, 20);
 	kf_test_add_timeout(process_sigterm_is_enough_for_polite_children, 20);
 	kf_test_add_timeout(process_descendants_holding_the_pipe_do_not_hang_us, 20);
