@@ -21,6 +21,14 @@ kf_unit_name_is_valid(const char *unit);
 void
 kf_systemctl_argv(const char *argv[6], const char *verb, const char *unit);
 
+/*
+ * Check that sudo runs the program at @path without a password, unless we
+ * are root; @who says who needs it, for the message (which holds the
+ * sudoers line to add).
+ */
+int
+kf_sudo_check_program(struct kflash_context *ctx, const char *path, const char *who);
+
 /* Check that sudo works without a password, unless we are root. */
 int
 kf_systemctl_check_sudo(struct kflash_context *ctx, const char *const *units, size_t n_units);

@@ -106,6 +106,29 @@ sudo_allows_units(struct kflash_context *ctx, const char *const *units, size_t n
 }
 
 int
+kf_sudo_check_program(struct kflash_context *ctx, const char *path, const char *who)
+{
+	const char *const all[] = { "sudo", "-n", "true", NULL };
+	const char *const one[] = { "sudo", "-n", "-l", path, NULL };
+	const char *user = getenv("USER");
+	int r;
+
+	if (is_root())
+		return 0;
+	r = sudo_fails(ctx, all);
+	if (r == 1)
+		r = sudo_fails(ctx, one);
+	if (r <= 0)
+		return r;
+	return kf_error(
+		ctx, KFLASH_ERR_PERMISSION,
+		"%s runs %s through sudo, which asks for a password (sudo -n failed), "
+		"so nothing was stopped; allow it without a password by adding this line "
+		"with 'sudo visudo -f /etc/sudoers.d/kflash':\n    %s ALL=(root) NOPASSWD: %s",
+		who, path, user && *user ? user : "pi", path);
+}
+
+int
 kf_systemctl_check_sudo(struct kflash_context *ctx, const char *const *units, size_t n_units)
 {
 	_cleanup_free_ char *systemctl = NULL, *line = NULL;

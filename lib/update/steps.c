@@ -6,6 +6,7 @@
 #include "flash/flash-private.h"
 #include "internal/fs.h"
 #include "internal/klipper.h"
+#include "service/service-private.h"
 #include "update-private.h"
 
 /* Board @b failed with @r (the context's last error holds the message). */
@@ -97,6 +98,18 @@ kf_update_discover(struct kflash_update *u)
 	kf_scope_leave(u->ctx, prev);
 }
 
+/* Klipper's make flash installs the host MCU with `sudo ./scripts/flash-linux.sh`. */
+static int
+check_host_mcu_sudo(struct kflash_update *u)
+{
+	_cleanup_free_ char *script = kf_strdup_printf("%s/scripts/flash-linux.sh",
+						       kflash_context_get_klipper_dir(u->ctx));
+
+	if (!script)
+		return kf_error(u->ctx, KFLASH_ERR_NO_MEMORY, "out of memory");
+	return kf_sudo_check_program(u->ctx, script, "Klipper's make flash for the host MCU");
+}
+
 void
 kf_update_check_configs(struct kflash_update *u)
 {
@@ -114,7 +127,9 @@ kf_update_check_configs(struct kflash_update *u)
 			kf_info(u->ctx, "%s: %s, %s", kflash_config_get_path(c),
 				kflash_config_get_mcu(c),
 				kflash_comm_name(kflash_config_get_comm(c)));
-		else
+		if (r == 0 && kf_streq(kflash_board_get_mcu(b->board), "linux"))
+			r = check_host_mcu_sudo(u);
+		if (r < 0)
 			fail(u, b, r);
 		kflash_config_unref(c);
 		kf_scope_leave(u->ctx, prev);

@@ -17,6 +17,7 @@
 
 #include "kf-test.h"
 #include "libkflash-private.h"
+#include "service/service-private.h"
 
 static char *dir;
 static char log_path[4200], state_dir[4200];
@@ -398,8 +399,29 @@ begin_as_nobody(int fd)
 	_exit(0);
 }
 
+/* In a child as uid 65534: may sudo run the host MCU's install script? */
+static void
+check_script_as_nobody(int fd)
+{
+	struct kflash_context *c;
+	char msg[2048];
+	int r;
+
+	if (setgid(65534) < 0 || setuid(65534) < 0)
+		_exit(99);
+	if (kflash_context_new(&c) < 0)
+		_exit(98);
+	r = kf_sudo_check_program(c, "/home/pi/klipper/scripts/flash-linux.sh",
+				  "Klipper's make flash for the host MCU");
+	snprintf(msg, sizeof(msg), "%d %s", r, r < 0 ? kflash_context_last_error(c) : "");
+	if (write(fd, msg, strlen(msg)) < 0)
+		_exit(97);
+	kflash_context_unref(c);
+	_exit(0);
+}
+
 static char *
-run_as_nobody(void)
+run_as_nobody_with(void (*child)(int fd))
 {
 	char buf[4096];
 	int p[2], status;
@@ -411,7 +433,7 @@ run_as_nobody(void)
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
 		close(p[0]);
-		begin_as_nobody(p[1]);
+		child(p[1]);
 	}
 	close(p[1]);
 	while ((n = read(p[0], buf + total, sizeof(buf) - 1 - (size_t)total)) > 0)
@@ -421,6 +443,12 @@ run_as_nobody(void)
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status 0x%x", status);
 	buf[total] = '\0';
 	return strdup(buf);
+}
+
+static char *
+run_as_nobody(void)
+{
+	return run_as_nobody_with(begin_as_nobody);
 }
 
 START_TEST(not_root_needs_passwordless_sudo)
@@ -459,6 +487,32 @@ START_TEST(not_root_needs_passwordless_sudo)
 	ck_assert_int_eq(count_calls("sudo -n -l systemctl start klipper"), 1);
 	ck_assert_int_eq(count_calls("sudo -n systemctl stop klipper"), 2);
 	ck_assert_int_eq(count_calls("sudo -n systemctl start klipper"), 2);
+	free(result);
+	teardown();
+}
+END_TEST
+
+START_TEST(not_root_needs_sudo_for_the_host_mcu_script)
+{
+	char *result, expect[64];
+
+	setup();
+	ck_assert_msg(geteuid() == 0, "this test must run as root");
+	/* Only systemctl allowed: the script is refused, with the line to add. */
+	setenv("KF_FAKE_SUDO", "systemctl", 1);
+	result = run_as_nobody_with(check_script_as_nobody);
+	snprintf(expect, sizeof(expect), "%d ", KFLASH_ERR_PERMISSION);
+	ck_assert_msg(strncmp(result, expect, strlen(expect)) == 0, "%s", result);
+	ck_assert_ptr_nonnull(strstr(result,
+				     "Klipper's make flash for the host MCU runs "
+				     "/home/pi/klipper/scripts/flash-linux.sh through sudo"));
+	ck_assert_ptr_nonnull(strstr(result, "NOPASSWD: /home/pi/klipper/scripts/flash-linux.sh"));
+	ck_assert_int_eq(count_calls("sudo -n -l /home/pi/klipper/scripts/flash-linux.sh"), 1);
+	free(result);
+	/* NOPASSWD for everything: fine. */
+	setenv("KF_FAKE_SUDO", "passwordless", 1);
+	result = run_as_nobody_with(check_script_as_nobody);
+	ck_assert_msg(strcmp(result, "0 ") == 0, "%s", result);
 	free(result);
 	teardown();
 }
@@ -545,6 +599,7 @@ KF_TEST_SUITE(service)
 	kf_test_add(service_state_and_manual_control);
 	kf_test_add_timeout(sentinel_holds_nothing_but_its_socket, 30);
 	kf_test_add_timeout(not_root_needs_passwordless_sudo, 30);
+	kf_test_add_timeout(not_root_needs_sudo_for_the_host_mcu_script, 30);
 	kf_test_add_loop(kill_matrix_every_stop_gets_one_start,
 			 (int)(KF_ARRAY_SIZE(markers) * KF_ARRAY_SIZE(signals)));
 }
