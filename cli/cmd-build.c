@@ -62,6 +62,11 @@ cmd_build(struct cli *cli, int argc, char **argv)
 	r = cli_load_registry(cli, &reg);
 	if (r)
 		return r;
+	if (all && kflash_registry_get_board_count(reg) == 0) {
+		kflash_registry_unref(reg);
+		cli_message(cli, "error:", "no boards to build: register one with kflash add");
+		return cli_exit_code(KFLASH_ERR_NOT_FOUND);
+	}
 	/* Every name must be known before anything is built. */
 	for (int i = optind; i < argc; i++) {
 		struct kflash_board *b;

@@ -297,7 +297,7 @@ cmd_flash(struct cli *cli, int argc, char **argv)
 		cli_message(cli, "error:", "%s", kflash_context_last_error(cli->ctx));
 	if (cli->json)
 		cli_print_json(cli, summary_json(u));
-	else
+	else if (kflash_update_get_board_count(u) > 0)
 		print_summary(cli, u, flags & KFLASH_UPDATE_DRY_RUN);
 	kflash_update_unref(u);
 	return cli_exit_code(r);

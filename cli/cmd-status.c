@@ -57,12 +57,18 @@ status_json(struct kflash_status *s)
 }
 
 static void
-print_status(struct kflash_status *s)
+print_status(struct cli *cli, struct kflash_status *s)
 {
-	printf("Klipper on this host: %s%s%s%s\n", kflash_status_get_host_version(s),
-	       kflash_status_get_klipper_state(s) ? " (running, " : " (not running)",
-	       kflash_status_get_klipper_state(s) ? kflash_status_get_klipper_state(s) : "",
-	       kflash_status_get_klipper_state(s) ? ")" : "");
+	const char *host = kflash_status_get_host_version(s);
+	const char *state = kflash_status_get_klipper_state(s);
+
+	if (strcmp(host, "?") == 0)
+		host = "unknown version (no git checkout there; see --klipper-dir)";
+	printf("Klipper in %s: %s\n", kflash_context_get_klipper_dir(cli->ctx), host);
+	if (state)
+		printf("Klipper runs: %s\n", state);
+	else
+		printf("Klipper does not run: only the registry's last flashes are compared\n");
 	if (kflash_status_get_board_count(s))
 		printf("\n%-16s %-34s %-34s %s\n", "BOARD", "LAST FLASHED", "RUNNING", "STATUS");
 	for (size_t i = 0; i < kflash_status_get_board_count(s); i++) {
@@ -87,6 +93,8 @@ print_status(struct kflash_status *s)
 	}
 	if (kflash_status_get_needs_reflash(s))
 		printf("\nRun kflash flash --all to bring every board up to date.\n");
+	else if (kflash_status_get_board_count(s) == 0)
+		printf("\nNo boards registered. Add one with: kflash add\n");
 	else
 		printf("\nEvery board is up to date.\n");
 }
@@ -109,7 +117,7 @@ cmd_status(struct cli *cli, int argc, char **argv)
 	if (cli->json)
 		r = cli_print_json(cli, status_json(s));
 	else
-		print_status(s);
+		print_status(cli, s);
 	if (r == 0 && kflash_status_get_needs_reflash(s))
 		r = CLI_EXIT_OUTDATED;
 	kflash_status_unref(s);

@@ -88,6 +88,7 @@ compiler_version(struct kflash_context *ctx, const struct kflash_config *c)
 		.argv = argv,
 		.timeout_ms = kflash_context_get_timeout(ctx, KFLASH_TIMEOUT_COMMAND),
 		.capture_stdout = true,
+		.quiet = true,
 	};
 	struct kf_process_result res;
 	char *version = NULL;

@@ -92,6 +92,7 @@ kf_klipper_version(struct kflash_context *ctx)
 		.argv = argv,
 		.timeout_ms = kflash_context_get_timeout(ctx, KFLASH_TIMEOUT_COMMAND),
 		.capture_stdout = true,
+		.quiet = true,
 	};
 	struct kf_process_result res;
 	char *version = NULL;

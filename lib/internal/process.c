@@ -213,6 +213,8 @@ deliver_line(struct run_state *st, enum kf_stream stream, const char *line)
 	}
 	if (o->on_line)
 		o->on_line(o->on_line_data, stream, line);
+	else if (o->quiet)
+		kf_debug(st->ctx, "%s: %s", o->argv[0], line);
 	else
 		kf_output_line(st->ctx, line);
 }

@@ -41,6 +41,12 @@ struct kf_process_opts {
 	/* Collect stdout into kf_process_result.out instead of emitting it. */
 	bool capture_stdout;
 	/*
+	 * Send lines as DEBUG events rather than OUTPUT: for queries (git
+	 * describe, systemctl is-active) whose chatter is not the user's
+	 * business; tail_lines still keeps them for an error message.
+	 */
+	bool quiet;
+	/*
 	 * Called for each line of output (without its newline). NULL sends
 	 * each line as an OUTPUT event of the context.
 	 */

@@ -69,7 +69,7 @@ which(const char *prog)
 static int
 sudo_fails(struct kflash_context *ctx, const char *const *argv)
 {
-	struct kf_process_opts o = { .argv = argv, .timeout_ms = 10000 };
+	struct kf_process_opts o = { .argv = argv, .timeout_ms = 10000, .quiet = true };
 	struct kf_process_result res;
 	int r = kf_process_run(ctx, &o, &res);
 
@@ -192,6 +192,8 @@ kf_systemctl_state(struct kflash_context *ctx, const char *unit)
 		.argv = argv,
 		.timeout_ms = kflash_context_get_timeout(ctx, KFLASH_TIMEOUT_COMMAND),
 		.capture_stdout = true,
+		.quiet = true,
+		.tail_lines = 2,
 	};
 	struct kf_process_result res;
 	const char *state = NULL;
@@ -208,8 +210,9 @@ kf_systemctl_state(struct kflash_context *ctx, const char *unit)
 	if (r == 0 && !state)
 		kf_error(ctx, KFLASH_ERR_SERVICE,
 			 "cannot tell whether %s runs: 'systemctl is-active %s' said '%.*s' "
-			 "(exit status %d); is systemd running?",
-			 unit, unit, STATE_MAX_OUTPUT, res.out ? res.out : "", res.exit_code);
+			 "(exit status %d%s%s); is systemd running?",
+			 unit, unit, STATE_MAX_OUTPUT, res.out ? res.out : "", res.exit_code,
+			 res.tail ? ": " : "", res.tail ? res.tail : "");
 	kf_process_result_clear(&res);
 	return state;
 }

@@ -130,6 +130,15 @@ START_TEST(cli_build_json_and_up_to_date)
 	struct json_object *doc, *b;
 
 	setup();
+	/* Nothing registered: --all says so, as flash --all does. */
+	r = kf_cli(env, "build", "--all", NULL);
+	ck_assert_int_eq(r.status, -KFLASH_ERR_NOT_FOUND);
+	ck_assert_ptr_nonnull(strstr(r.err, "no boards to build: register one with kflash add"));
+	kf_cli_result_free(&r);
+	r = kf_cli(env, "flash", "--all", NULL);
+	ck_assert_int_eq(r.status, -KFLASH_ERR_NOT_FOUND);
+	ck_assert_str_eq(r.out, "");
+	kf_cli_result_free(&r);
 	add_octopus();
 	r = kf_cli(env, "build", "octopus", NULL);
 	ck_assert_int_eq(r.status, -KFLASH_ERR_NOT_FOUND);

@@ -225,6 +225,34 @@ START_TEST(status_without_klipper)
 			 "last flash is older than the host");
 	json_object_put(doc);
 	kf_cli_result_free(&r);
+
+	r = kf_cli(env, "status", NULL);
+	ck_assert_ptr_nonnull(strstr(r.out, "Klipper does not run: only the registry's"));
+	kf_cli_result_free(&r);
+	teardown();
+}
+END_TEST
+
+/* No Klipper checkout and no boards: said plainly, and git's own words stay out. */
+START_TEST(status_with_nothing)
+{
+	struct kf_cli_result r;
+	char path[4400], want[4500];
+
+	setup();
+	snprintf(path, sizeof(path), "%s/config/devices.json", dir);
+	kf_test_write_file(path, "{\"version\": 1, \"boards\": []}");
+	snprintf(path, sizeof(path), "%s/klipper", dir);
+	kf_test_rmtree(path);
+	r = kf_cli(env, "status", NULL);
+	ck_assert_msg(r.status == 0, "%d: %s%s", r.status, r.out, r.err);
+	snprintf(want, sizeof(want),
+		 "Klipper in %s: unknown version (no git checkout there; see --klipper-dir)", path);
+	ck_assert_msg(strstr(r.out, want) != NULL, "%s", r.out);
+	ck_assert_ptr_nonnull(strstr(r.out, "No boards registered. Add one with: kflash add"));
+	ck_assert_ptr_null(strstr(r.err, "fatal:"));
+	ck_assert_str_eq(r.err, "");
+	kf_cli_result_free(&r);
 	teardown();
 }
 END_TEST
@@ -263,4 +291,5 @@ KF_TEST_SUITE(cli_status)
 	kf_test_add_timeout(status_with_live_mcus, 120);
 	kf_test_add_timeout(status_without_klipper, 120);
 	kf_test_add_timeout(status_all_current, 120);
+	kf_test_add_timeout(status_with_nothing, 60);
 }
