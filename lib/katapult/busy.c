@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "libkflash-private.h"
 #include "transport.h"
 #include "util/util.h"
 
@@ -87,4 +88,18 @@ kf_tty_find_holder(const char *path, pid_t *pid, char **comm)
 	}
 	closedir(proc);
 	return found;
+}
+
+int
+kf_tty_refuse_if_held(struct kflash_context *ctx, const char *path)
+{
+	_cleanup_free_ char *holder = NULL;
+	pid_t pid;
+
+	if (!kf_tty_find_holder(path, &pid, &holder))
+		return 0;
+	return kf_error(ctx, KFLASH_ERR_BUSY,
+			"%s is in use by process %d (%s); stop it first (is Klipper still "
+			"running, under another service name? see --service)",
+			path, (int)pid, holder ? holder : "unknown command");
 }

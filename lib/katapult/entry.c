@@ -23,6 +23,10 @@ kflash_katapult_enter_usb(struct kflash_context *ctx, const char *path)
 
 	if (!path)
 		return kf_error(ctx, KFLASH_ERR_INVALID, "no serial path to touch");
+	/* A touch would reboot the board under whoever holds it: refuse, as a session does. */
+	r = kf_tty_refuse_if_held(ctx, path);
+	if (r < 0)
+		return r;
 	fd = open(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return kf_error_sys(ctx, errno, "cannot open %s to reboot it into its bootloader",

@@ -113,18 +113,14 @@ kf_serial_open(struct kflash_context *ctx,
 	       uint32_t baud,
 	       struct kf_transport **ret)
 {
-	_cleanup_free_ char *holder = NULL;
 	struct kf_serial *s;
 	struct termios tio;
-	pid_t pid;
 	int fd, r;
 
 	*ret = NULL;
-	if (kf_tty_find_holder(path, &pid, &holder))
-		return kf_error(ctx, KFLASH_ERR_BUSY,
-				"%s is in use by process %d (%s); stop it first (is the klipper "
-				"service still running?)",
-				path, (int)pid, holder ? holder : "unknown command");
+	r = kf_tty_refuse_if_held(ctx, path);
+	if (r < 0)
+		return r;
 	fd = open(path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return kf_error_sys(ctx, errno, "cannot open %s", path);

@@ -55,3 +55,7 @@ kf_tty_set_baud(int fd, uint32_t baud);
  */
 int
 kf_tty_find_holder(const char *path, pid_t *pid, char **comm);
+
+/* busy.c: 0, or KFLASH_ERR_BUSY naming the process that holds @path. */
+int
+kf_tty_refuse_if_held(struct kflash_context *ctx, const char *path);

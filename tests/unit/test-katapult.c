@@ -376,20 +376,19 @@ START_TEST(session_misuse_is_refused)
 }
 END_TEST
 
-START_TEST(open_refuses_a_held_port)
+/* A process that holds @path open until it is killed. */
+static pid_t
+hold_port(const char *path)
 {
-	struct kflash_katapult *k = NULL;
-	struct kf_sim *s;
-	int fd, status, ready[2];
+	int status, ready[2];
 	char opened;
 	pid_t holder;
 
-	setup();
-	s = kf_sim_startl(NULL, "--mode", "katapult");
 	ck_assert_int_eq(pipe(ready), 0);
 	holder = fork();
 	if (holder == 0) {
-		fd = open(s->path, O_RDWR | O_NOCTTY);
+		int fd = open(path, O_RDWR | O_NOCTTY);
+
 		if (write(ready[1], fd < 0 ? "n" : "y", 1) != 1)
 			_exit(1);
 		pause();
@@ -397,20 +396,51 @@ START_TEST(open_refuses_a_held_port)
 	}
 	close(ready[1]);
 	ck_assert_int_eq(read(ready[0], &opened, 1), 1);
-	ck_assert_int_eq(opened, 'y');
 	close(ready[0]);
-	{
-		char pid_text[32];
-
-		snprintf(pid_text, sizeof(pid_text), "process %d", (int)holder);
-		kf_assert_error(ctx, kflash_katapult_open(ctx, s->path, 0, &k), KFLASH_ERR_BUSY,
-				pid_text);
+	if (opened != 'y') {
+		kill(holder, SIGKILL);
+		waitpid(holder, &status, 0);
+		ck_abort_msg("cannot open %s", path);
 	}
-	ck_assert_ptr_null(k);
+	return holder;
+}
+
+static void
+release_port(pid_t holder)
+{
+	int status;
+
 	kill(holder, SIGKILL);
 	waitpid(holder, &status, 0);
+}
+
+START_TEST(open_refuses_a_held_port)
+{
+	struct kflash_katapult *k = NULL;
+	struct kf_sim *s;
+	char pid_text[32];
+	pid_t holder;
+
+	setup();
+	s = kf_sim_startl(NULL, "--mode", "katapult");
+	holder = hold_port(s->path);
+	snprintf(pid_text, sizeof(pid_text), "process %d", (int)holder);
+	kf_assert_error(ctx, kflash_katapult_open(ctx, s->path, 0, &k), KFLASH_ERR_BUSY, pid_text);
+	ck_assert_ptr_null(k);
+	release_port(holder);
 	kf_assert_error(ctx, kflash_katapult_open(ctx, "/nonexistent/tty", 0, &k),
 			KFLASH_ERR_NOT_FOUND, "/nonexistent/tty");
+	kf_sim_stop(s);
+
+	/* Klipper's own port, held (by Klipper under another service name): no touch. */
+	s = kf_sim_startl(NULL, "--mode", "usb");
+	holder = hold_port(s->path);
+	snprintf(pid_text, sizeof(pid_text), "process %d", (int)holder);
+	kf_assert_error(ctx, kflash_katapult_enter_usb(ctx, s->path), KFLASH_ERR_BUSY, pid_text);
+	ck_assert(strstr(kflash_context_last_error(ctx), "--service") != NULL);
+	usleep(200000);
+	ck_assert_int_eq(kf_sim_log_count(s, "touch"), 0);
+	release_port(holder);
 	kf_sim_stop(s);
 	teardown();
 }
