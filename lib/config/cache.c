@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Each board's cached .config: load and check, seed, menuconfig, refresh. */
 #include <string.h>
+#include <unistd.h>
 
 #include "internal/fs.h"
 #include "internal/klipper.h"
@@ -157,6 +158,13 @@ kflash_board_config_menuconfig(struct kflash_context *ctx, const struct kflash_b
 {
 	if (!board)
 		return kf_error(ctx, KFLASH_ERR_INVALID, "no board given");
+	if (!isatty(STDIN_FILENO))
+		return kf_error(ctx, KFLASH_ERR_NOT_TTY,
+				"Klipper's menuconfig for board %s needs a terminal; without one, "
+				"seed the config from a file (kflash config %s --from FILE) or "
+				"refresh it (kflash config %s --refresh)",
+				kflash_board_get_name(board), kflash_board_get_name(board),
+				kflash_board_get_name(board));
 	return run_kconfig(ctx, board, "menuconfig", true);
 }
 

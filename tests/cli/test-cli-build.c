@@ -93,6 +93,7 @@ START_TEST(cli_config_from_and_refresh)
 	/* menuconfig needs a terminal; kf_cli gives it /dev/null. */
 	r = kf_cli(env, "config", "octopus", NULL);
 	ck_assert_int_eq(r.status, -KFLASH_ERR_NOT_TTY);
+	ck_assert_ptr_nonnull(strstr(r.err, "(kflash config octopus --refresh)"));
 	kf_cli_result_free(&r);
 
 	r = kf_cli(env, "config", "octopus", "--from", "x", "--refresh", NULL);

@@ -255,7 +255,9 @@ START_TEST(board_config_refresh_and_menuconfig)
 	/* menuconfig needs a terminal. */
 	saved_stdin = dup(STDIN_FILENO);
 	ck_assert(freopen("/dev/null", "r", stdin) != NULL);
-	kf_assert_error(ctx, kflash_board_config_menuconfig(ctx, b), KFLASH_ERR_NOT_TTY, "");
+	kf_assert_error(ctx, kflash_board_config_menuconfig(ctx, b), KFLASH_ERR_NOT_TTY,
+			"menuconfig for board pico needs a terminal; without one, seed the "
+			"config from a file (kflash config pico --from FILE) or refresh it");
 	dup2(saved_stdin, STDIN_FILENO);
 	close(saved_stdin);
 	ck_assert_int_eq(log_lines("make menuconfig"), 0);
