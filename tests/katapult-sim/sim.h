@@ -176,6 +176,10 @@ sim_discard_output(struct sim *s);
 int
 sim_write_file_atomic(const char *path, const void *data, size_t len);
 
+/* options.c: 0, 1 after --help, or -1 after a usage error (said on stderr). */
+int
+sim_parse_options(int argc, char **argv, struct sim_options *o);
+
 /* board.c */
 const char *
 board_state_name(enum board_state state);
