@@ -101,8 +101,8 @@ kflash_katapult_mcu_needs_prime(const char *mcu);
  *
  * @return 0; KFLASH_ERR_TIMEOUT when the board does not answer;
  * KFLASH_ERR_PROTOCOL for an answer that makes no sense (a block size
- * other than 64, 128, 256 or 512, for example); KFLASH_ERR_IO when the
- * port goes away; KFLASH_ERR_CANCELLED.
+ * that is not a multiple of 4 from 64 to 512 bytes, for example);
+ * KFLASH_ERR_IO when the port goes away; KFLASH_ERR_CANCELLED.
  */
 int
 kflash_katapult_connect(struct kflash_katapult *katapult);
@@ -136,8 +136,13 @@ kflash_katapult_get_block_size(const struct kflash_katapult *katapult);
  * @param katapult A connected session.
  * @param image The firmware (klipper.bin); copied, for the verify.
  * @param size Its size in bytes.
+ * A block size whose SEND_BLOCK frame is longer than the 128 bytes
+ * Katapult's command parser takes (more than 116 bytes) is refused before
+ * anything is sent: such a frame would stall the bootloader until a reset.
+ *
  * @return 0; KFLASH_ERR_INVALID when not connected or the image is empty;
- * KFLASH_ERR_FLASH, KFLASH_ERR_TIMEOUT, KFLASH_ERR_PROTOCOL or
+ * KFLASH_ERR_NOT_SUPPORTED for a block size the device cannot receive
+ * (nothing was written); KFLASH_ERR_FLASH, KFLASH_ERR_TIMEOUT, KFLASH_ERR_PROTOCOL or
  * KFLASH_ERR_IO when the transfer fails (the message says the board stays
  * in Katapult); KFLASH_ERR_CANCELLED.
  */

@@ -23,10 +23,13 @@ kf_kat_crc16(const uint8_t *data, size_t len)
 }
 
 size_t
-kf_kat_encode(uint8_t *out, uint8_t cmd, const void *payload, size_t payload_len)
+kf_kat_encode(uint8_t *out, size_t out_size, uint8_t cmd, const void *payload, size_t payload_len)
 {
 	size_t n = payload_len / 4;
 	uint16_t crc;
+
+	if (payload_len % 4 || n > UINT8_MAX || out_size < 8 || payload_len > out_size - 8)
+		return 0;
 
 	out[0] = STX1;
 	out[1] = STX2;

@@ -10,10 +10,24 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The device takes frames of up to 128 bytes; it may send a 512-byte block. */
-#define KF_KAT_FRAME_MAX 128
-#define KF_KAT_RX_FRAME_MAX (8 + 4 * (2 + 512 / 4))
 #define KF_KAT_FRAME_MIN 8
+/*
+ * The largest block a bootloader may announce in its CONNECT answer
+ * (Katapult's host accepts 64 to 512 bytes). Every buffer of the host is
+ * sized from this, never from the common 64.
+ */
+#define KF_KAT_BLOCK_MIN 64
+#define KF_KAT_BLOCK_MAX 512
+/* A frame the host builds: at most a block and its address. */
+#define KF_KAT_TX_FRAME_MAX (8 + 4 + KF_KAT_BLOCK_MAX)
+/* A frame from the device: at most a block after the echoed command and address. */
+#define KF_KAT_RX_FRAME_MAX (8 + 4 * 2 + KF_KAT_BLOCK_MAX)
+/*
+ * What a device's command parser takes (Katapult's MESSAGE_MAX): a longer
+ * frame is discarded with one NACK, after which the device's parser
+ * answers nothing until it is reset. The host never sends one.
+ */
+#define KF_KAT_DEVICE_FRAME_MAX 128
 
 enum kf_kat_command {
 	KF_KAT_CONNECT = 0x11,
@@ -36,11 +50,12 @@ uint16_t
 kf_kat_crc16(const uint8_t *data, size_t len);
 
 /*
- * Encode a frame into @out (KF_KAT_FRAME_MAX bytes). @payload_len must be
- * a multiple of 4 and at most 120. Returns the frame's length.
+ * Encode a frame into @out, which holds @out_size bytes. Returns the
+ * frame's length, or 0 (nothing written) when @payload_len is not a
+ * multiple of 4, needs more than 255 words, or the frame does not fit.
  */
 size_t
-kf_kat_encode(uint8_t *out, uint8_t cmd, const void *payload, size_t payload_len);
+kf_kat_encode(uint8_t *out, size_t out_size, uint8_t cmd, const void *payload, size_t payload_len);
 
 /* A frame found in a byte stream. */
 struct kf_kat_frame {

@@ -56,33 +56,40 @@ command_name(uint8_t cmd)
 	}
 }
 
+int
+kf_katapult_new(struct kflash_context *ctx, struct kf_transport *t, struct kflash_katapult **ret)
+{
+	struct kflash_katapult *k = calloc(1, sizeof(*k));
+
+	*ret = NULL;
+	if (!k) {
+		kf_transport_close(t);
+		return kf_error(ctx, KFLASH_ERR_NO_MEMORY, "out of memory");
+	}
+	k->refcount = 1;
+	k->ctx = kflash_context_ref(ctx);
+	k->t = t;
+	k->tries = DEFAULT_TRIES;
+	k->timeout_ms = DEFAULT_TIMEOUT_MS;
+	k->block_timeout_ms = DEFAULT_BLOCK_TIMEOUT_MS;
+	*ret = k;
+	return 0;
+}
+
 KFLASH_EXPORT int
 kflash_katapult_open(struct kflash_context *ctx,
 		     const char *path,
 		     uint32_t baud,
 		     struct kflash_katapult **ret)
 {
-	struct kflash_katapult *k;
+	struct kf_transport *t;
 	int r;
 
 	if (!ret || !path)
 		return kf_error(ctx, KFLASH_ERR_INVALID, "kflash_katapult_open needs a path");
 	*ret = NULL;
-	k = calloc(1, sizeof(*k));
-	if (!k)
-		return kf_error(ctx, KFLASH_ERR_NO_MEMORY, "out of memory");
-	r = kf_serial_open(ctx, path, baud, &k->t);
-	if (r < 0) {
-		free(k);
-		return r;
-	}
-	k->refcount = 1;
-	k->ctx = kflash_context_ref(ctx);
-	k->tries = DEFAULT_TRIES;
-	k->timeout_ms = DEFAULT_TIMEOUT_MS;
-	k->block_timeout_ms = DEFAULT_BLOCK_TIMEOUT_MS;
-	*ret = k;
-	return 0;
+	r = kf_serial_open(ctx, path, baud, &t);
+	return r < 0 ? r : kf_katapult_new(ctx, t, ret);
 }
 
 KFLASH_EXPORT struct kflash_katapult *
@@ -219,9 +226,15 @@ exchange(struct kflash_katapult *k,
 	 uint8_t *ack,
 	 uint8_t *words)
 {
-	uint8_t out[KF_KAT_FRAME_MAX];
-	size_t out_len = kf_kat_encode(out, cmd, payload, len);
+	uint8_t out[KF_KAT_TX_FRAME_MAX];
+	size_t out_len = kf_kat_encode(out, sizeof(out), cmd, payload, len);
 	const char *why = "no answer";
+
+	/* The callers size their payloads from the protocol's limits. */
+	if (out_len == 0)
+		return kf_error(k->ctx, KFLASH_ERR_INVALID,
+				"%s with %zu payload bytes does not fit in a Katapult frame",
+				command_name(cmd), len);
 
 	for (unsigned int attempt = 1; attempt <= tries; attempt++) {
 		uint64_t deadline;
@@ -278,8 +291,8 @@ exchange(struct kflash_katapult *k,
 static int
 prime(struct kflash_katapult *k)
 {
-	uint8_t out[KF_KAT_FRAME_MAX], copy[KF_KAT_RX_FRAME_MAX];
-	size_t len = kf_kat_encode(out, KF_KAT_PRIME, NULL, 0);
+	uint8_t out[KF_KAT_FRAME_MIN], copy[KF_KAT_RX_FRAME_MAX];
+	size_t len = kf_kat_encode(out, sizeof(out), KF_KAT_PRIME, NULL, 0);
 	struct kf_kat_frame frame;
 	int r = k->t->ops->write(k->t, out, len);
 
@@ -324,12 +337,12 @@ kflash_katapult_connect(struct kflash_katapult *k)
 	k->protocol = kf_le32(ack + 4) & 0xffffff;
 	k->app_start = kf_le32(ack + 8);
 	k->block_size = kf_le32(ack + 12);
-	if (k->block_size != 64 && k->block_size != 128 && k->block_size != 256 &&
-	    k->block_size != 512)
+	if (k->block_size < KF_KAT_BLOCK_MIN || k->block_size > KF_KAT_BLOCK_MAX ||
+	    k->block_size % 4)
 		return kf_error(k->ctx, KFLASH_ERR_PROTOCOL,
-				"Katapult on %s reports a block size of %u bytes; only 64, 128, "
-				"256 and 512 exist",
-				k->t->name, k->block_size);
+				"Katapult on %s reports a block size of %u bytes; a block is a "
+				"multiple of 4 bytes from %d to %d",
+				k->t->name, k->block_size, KF_KAT_BLOCK_MIN, KF_KAT_BLOCK_MAX);
 
 	/* The MCU, then (1.1.0 and later) NULs and the version string. */
 	rest = ack + 16;
@@ -426,11 +439,18 @@ progress(struct kflash_katapult *k, const char *what, size_t done, size_t total,
 	}
 }
 
+/* The length of a SEND_BLOCK frame: header, address, block, trailer. */
+static size_t
+block_frame_size(const struct kflash_katapult *k)
+{
+	return KF_KAT_FRAME_MIN + 4 + k->block_size;
+}
+
 /* One block, with the echoed address checked. */
 static int
 send_block(struct kflash_katapult *k, uint32_t addr, const uint8_t *data)
 {
-	uint8_t payload[4 + 512], ack[KF_KAT_RX_FRAME_MAX];
+	uint8_t payload[4 + KF_KAT_BLOCK_MAX], ack[KF_KAT_RX_FRAME_MAX];
 	uint32_t echoed = 0;
 	uint8_t words;
 
@@ -471,6 +491,16 @@ kflash_katapult_write(struct kflash_katapult *k, const void *image, size_t size)
 				"connect to Katapult before writing an image");
 	if (!image || size == 0)
 		return kf_error(k->ctx, KFLASH_ERR_INVALID, "the firmware image is empty");
+	/* Before the first block: a frame the device cannot take would stall it. */
+	if (block_frame_size(k) > KF_KAT_DEVICE_FRAME_MAX)
+		return kf_error(k->ctx, KFLASH_ERR_NOT_SUPPORTED,
+				"Katapult on %s announces %u-byte blocks, but a frame carrying "
+				"one is %zu bytes and Katapult's command parser takes at most "
+				"%d; sending it would stall the bootloader until a reset. "
+				"Nothing was written and the board stays in Katapult; build "
+				"Katapult with its default 64-byte blocks",
+				k->t->name, k->block_size, block_frame_size(k),
+				KF_KAT_DEVICE_FRAME_MAX);
 	blocks = (size + k->block_size - 1) / k->block_size;
 	if (blocks > (UINT32_MAX - k->app_start) / k->block_size)
 		return kf_error(k->ctx, KFLASH_ERR_INVALID,

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * A byte stream to a bootloader. The serial port (serial.c) is the one
- * implementation today; CAN will be a second one behind the same ops.
+ * A byte stream to a bootloader, and the seam a Katapult session sits on:
+ * the serial port (serial.c) is one implementation, anything with the same
+ * ops (CAN, a test's scripted device) is another.
  */
 #pragma once
 
@@ -43,6 +44,14 @@ kf_serial_open(struct kflash_context *ctx,
 
 void
 kf_transport_close(struct kf_transport *t);
+
+/*
+ * A Katapult session on any transport; it takes @t (closed on failure
+ * too). kflash_katapult_open() is this on a serial port.
+ */
+struct kflash_katapult;
+int
+kf_katapult_new(struct kflash_context *ctx, struct kf_transport *t, struct kflash_katapult **ret);
 
 /* termios2.c: set any baud rate (BOTHER), which glibc's termios cannot. */
 int

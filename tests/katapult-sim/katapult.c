@@ -682,11 +682,22 @@ parse(struct sim *s)
 	}
 }
 
+size_t
+katapult_rx_room(const struct sim *s)
+{
+	if (s->opt.mode == SIM_MODE_UART)
+		return SIZE_MAX; /* a UART cannot hold the host back */
+	return RX_BUFFER_USB - s->in_len;
+}
+
 void
 katapult_input(struct sim *s, const uint8_t *data, size_t len)
 {
+	size_t capacity = s->opt.mode == SIM_MODE_UART ? RX_BUFFER_UART : RX_BUFFER_USB;
+
 	while (len && s->state == BOARD_KATAPULT) {
-		size_t n = sizeof(s->in) - s->in_len;
+		/* A frame is at most FRAME_MAX bytes: parsing always makes room. */
+		size_t n = capacity - s->in_len;
 
 		if (n > len)
 			n = len;

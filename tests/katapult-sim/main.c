@@ -256,6 +256,10 @@ do_read(struct sim *s, uint64_t now)
 		if (!want)
 			return;
 	}
+	if (s->state == BOARD_KATAPULT && want > katapult_rx_room(s))
+		want = katapult_rx_room(s);
+	if (want == 0)
+		return; /* USB flow control: the host waits until there is room */
 	if (want > sizeof(buf))
 		want = sizeof(buf);
 	n = read(s->master, buf, want);

@@ -27,7 +27,14 @@
 #define FRAME_SYNC2 0x99
 #define FRAME_SYNC 0x03
 #define FRAME_MIN 8
-#define FRAME_MAX 128
+#define FRAME_MAX 128 /* Katapult's MESSAGE_MAX: a longer frame is garbage */
+
+/*
+ * The device's receive buffers: USB CDC takes data only while it has room
+ * in its 128 bytes (the host waits); a UART has 192 bytes.
+ */
+#define RX_BUFFER_USB 128
+#define RX_BUFFER_UART 192
 
 /* Commands and responses. */
 #define CMD_CONNECT 0x11
@@ -45,7 +52,7 @@
 #define PROTO_1_1 0x00010100u
 
 #define SIM_MAX_FAULTS 32
-#define SIM_BLOCK_MAX 1024
+#define SIM_BLOCK_MAX 512 /* the largest block a host accepts */
 
 enum sim_mode {
 	SIM_MODE_USB,
@@ -149,7 +156,7 @@ struct sim {
 	size_t request_len;
 
 	/* ---- the bootloader (katapult.c) ---- */
-	uint8_t in[4096];
+	uint8_t in[RX_BUFFER_UART];
 	size_t in_len;
 	bool need_sync, need_valid;
 	size_t garbage; /* discarded bytes not yet logged */
@@ -201,6 +208,9 @@ void
 katapult_reset(struct sim *s);
 void
 katapult_input(struct sim *s, const uint8_t *data, size_t len);
+/* How many bytes the receive buffer takes now (USB: flow control). */
+size_t
+katapult_rx_room(const struct sim *s);
 void
 katapult_idle(struct sim *s, uint64_t now);
 void

@@ -85,7 +85,7 @@ assert_image(struct kf_sim *s, const uint8_t *img, size_t size)
 
 START_TEST(codec_reference_frames)
 {
-	uint8_t out[KF_KAT_FRAME_MAX], addr[4];
+	uint8_t out[KF_KAT_TX_FRAME_MAX], addr[4];
 	static const uint8_t connect[] = { 0x01, 0x88, 0x11, 0x00, 0xf1, 0x7c, 0x99, 0x03 };
 	static const uint8_t eof[] = { 0x01, 0x88, 0x13, 0x00, 0x41, 0x4f, 0x99, 0x03 };
 	static const uint8_t request[] = { 0x01, 0x88, 0x14, 0x01, 0x00, 0x80,
@@ -96,14 +96,14 @@ START_TEST(codec_reference_frames)
 	size_t used;
 
 	ck_assert_uint_eq(kf_kat_crc16((const uint8_t *)"123456789", 9), 0x6f91);
-	ck_assert_uint_eq(kf_kat_encode(out, KF_KAT_CONNECT, NULL, 0), 8);
+	ck_assert_uint_eq(kf_kat_encode(out, sizeof(out), KF_KAT_CONNECT, NULL, 0), 8);
 	ck_assert_int_eq(memcmp(out, connect, 8), 0);
-	ck_assert_uint_eq(kf_kat_encode(out, KF_KAT_SEND_EOF, NULL, 0), 8);
+	ck_assert_uint_eq(kf_kat_encode(out, sizeof(out), KF_KAT_SEND_EOF, NULL, 0), 8);
 	ck_assert_int_eq(memcmp(out, eof, 8), 0);
 	kf_put_le32(addr, 0x08008000);
-	ck_assert_uint_eq(kf_kat_encode(out, KF_KAT_REQUEST_BLOCK, addr, 4), 12);
+	ck_assert_uint_eq(kf_kat_encode(out, sizeof(out), KF_KAT_REQUEST_BLOCK, addr, 4), 12);
 	ck_assert_int_eq(memcmp(out, request, 12), 0);
-	ck_assert_uint_eq(kf_kat_encode(out, KF_KAT_NACK, NULL, 0), 8);
+	ck_assert_uint_eq(kf_kat_encode(out, sizeof(out), KF_KAT_NACK, NULL, 0), 8);
 	ck_assert_int_eq(memcmp(out, nack, 8), 0);
 
 	ck_assert_int_eq(kf_kat_decode(busy, 8, &f, &used), KF_KAT_FRAME);
@@ -124,7 +124,7 @@ START_TEST(codec_parses_by_length_and_skips_garbage)
 	/* Block data holding the trailer bytes does not end the frame early. */
 	for (size_t i = 0; i < sizeof(payload); i++)
 		payload[i] = (i % 2) ? 0x03 : 0x99;
-	len = kf_kat_encode(buf, KF_KAT_SEND_BLOCK, payload, sizeof(payload));
+	len = kf_kat_encode(buf, sizeof(buf), KF_KAT_SEND_BLOCK, payload, sizeof(payload));
 	ck_assert_int_eq(kf_kat_decode(buf, len - 1, &f, &used), KF_KAT_NEED_MORE);
 	ck_assert_int_eq(kf_kat_decode(buf, len, &f, &used), KF_KAT_FRAME);
 	ck_assert_uint_eq(used, len);
