@@ -20,6 +20,15 @@ extern "C" {
  * objects, each ended by a 0x03 byte. Every request has a timeout
  * (KFLASH_TIMEOUT_KLIPPY) and honours cancellation; a malformed reply is an
  * error, never a crash.
+ *
+ * Lifetime of the strings the getters return: they are owned by the
+ * connection. Those of kflash_klippy_query_info() (state, state message,
+ * software version) stay valid until the next kflash_klippy_query_info()
+ * on the same connection; those of kflash_klippy_query_status() (print
+ * state, every MCU's name, version and type) until the next
+ * kflash_klippy_query_status(); all of them until the last
+ * kflash_klippy_unref(). A failed query leaves its getters returning NULL
+ * or the previous answer, never freed memory. Copy what must live longer.
  * @{
  */
 

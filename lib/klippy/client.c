@@ -88,6 +88,7 @@ kflash_klippy_ref(struct kflash_klippy *k)
 	return k;
 }
 
+/* Forget the MCUs of the last status; every slot is left empty, never dangling. */
 static void
 clear_mcus(struct kflash_klippy *k)
 {
@@ -95,6 +96,7 @@ clear_mcus(struct kflash_klippy *k)
 		free(k->mcus[i].name);
 		free(k->mcus[i].version);
 		free(k->mcus[i].type);
+		k->mcus[i] = (struct mcu){ 0 };
 	}
 	k->n_mcus = 0;
 }
