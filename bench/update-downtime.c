@@ -119,7 +119,7 @@ main(int argc, char **argv)
 	for (size_t i = 0; i < kflash_update_get_board_count(u); i++) {
 		printf("%-10s %6.3f s (%s)\n", kflash_update_get_board_name(u, i),
 		       (double)kflash_update_get_board_duration_ms(u, i) / 1000,
-		       kflash_update_get_board_method(u, i));
+		       kflash_method_name(kflash_update_get_board_method(u, i)));
 		sum += kflash_update_get_board_duration_ms(u, i);
 	}
 	down = kflash_update_get_downtime_ms(u);

@@ -23,8 +23,8 @@ cli_find_board(struct cli *cli,
 	*board = kflash_registry_find_board(reg, name);
 	if (*board)
 		return 0;
-	cli_message(cli, "error:", "no board named '%s' is registered; see kflash list", name);
-	return cli_exit_code(KFLASH_ERR_NOT_FOUND);
+	return cli_error(cli, KFLASH_ERR_NOT_FOUND,
+			 "no board named '%s' is registered; see kflash list", name);
 }
 
 static struct json_object *

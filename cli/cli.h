@@ -29,6 +29,17 @@ struct cli {
 	bool color;
 	/* Set by the renderer while a progress bar occupies the line. */
 	bool progress_active;
+	bool version_requested;
+	/* The one JSON document of the run went out (--json). */
+	bool json_printed;
+	/* The failure reported last, for the JSON error document. */
+	struct {
+		int exit;         /* the exit code; 0 when nothing failed */
+		const char *name; /* KFLASH_ERR_..., or "usage" */
+		char *message;
+		int hint; /* enum kflash_hint */
+		char *subject;
+	} error;
 };
 
 struct cli_command {
@@ -63,11 +74,39 @@ int
 cli_command_help(struct cli *cli);
 
 /*
- * Report a library failure (the context's last error) and return the exit
- * code for @r: -r for a library error.
+ * Report a library failure (the context's last error, and what to do
+ * about it in this tool's words) and return the exit code for @r: -r for
+ * a library error, 0 for 0.
  */
 int
 cli_fail(struct cli *cli, int r);
+
+/* As cli_fail(), for a failure said already: it is only kept for the JSON document. */
+int
+cli_note_failure(struct cli *cli, int r);
+
+/*
+ * Report a failure of this tool's own (not the library's) with exit code
+ * -@code (@code is an enum kflash_error) and return that exit code.
+ */
+int
+cli_error(struct cli *cli, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Remember a usage error's @message for the JSON error document. */
+void
+cli_usage_failed(struct cli *cli, const char *message);
+
+/* Forget the failure reported last (the run goes on, for example after asking again). */
+void
+cli_forget_error(struct cli *cli);
+
+/* What @hint (enum kflash_hint) about @subject means for a user of this tool; free it. */
+char *
+cli_hint_text(const struct cli *cli, int hint, const char *subject);
+
+/* The JSON error object of the failure reported last, or NULL when none was. */
+struct json_object *
+cli_error_json(const struct cli *cli);
 
 /* The exit code for a library return value (0 stays 0). */
 int
@@ -89,7 +128,10 @@ cli_render_break(struct cli *cli);
 
 /* ---- JSON (output.c) ---- */
 
-/* Print @doc to stdout as the one JSON document of this run; frees it. */
+/*
+ * Print @doc to stdout as the one JSON document of this run; frees it.
+ * When a failure was reported, the document gets its "error" object.
+ */
 int
 cli_print_json(struct cli *cli, struct json_object *doc);
 

@@ -64,8 +64,8 @@ cmd_build(struct cli *cli, int argc, char **argv)
 		return r;
 	if (all && kflash_registry_get_board_count(reg) == 0) {
 		kflash_registry_unref(reg);
-		cli_message(cli, "error:", "no boards to build: register one with kflash add");
-		return cli_exit_code(KFLASH_ERR_NOT_FOUND);
+		return cli_error(cli, KFLASH_ERR_NOT_FOUND,
+				 "no boards to build: register one with kflash add");
 	}
 	/* Every name must be known before anything is built. */
 	for (int i = optind; i < argc; i++) {
@@ -88,7 +88,7 @@ cmd_build(struct cli *cli, int argc, char **argv)
 
 		r = kflash_build_board(cli->ctx, b, flags, &result);
 		if (r < 0) {
-			cli_message(cli, "error:", "%s", kflash_context_last_error(cli->ctx));
+			cli_fail(cli, r);
 			if (!first_error)
 				first_error = r;
 		}

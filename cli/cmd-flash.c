@@ -20,6 +20,7 @@ enum {
 	OPT_FIRMWARE,
 	OPT_WAIT_READY,
 	OPT_METHOD,
+	OPT_REFLASH,
 };
 
 /* No names on a terminal: a numbered choice; returns the names chosen. */
@@ -37,8 +38,8 @@ choose(struct cli *cli, struct kflash_update *u)
 	n = kflash_registry_get_board_count(reg);
 	if (n == 0) {
 		kflash_registry_unref(reg);
-		cli_message(cli, "error:", "no boards are registered; add one with kflash add");
-		return cli_exit_code(KFLASH_ERR_NOT_FOUND);
+		return cli_error(cli, KFLASH_ERR_NOT_FOUND,
+				 "no boards are registered; add one with kflash add");
 	}
 	cli_scan(cli, &d);
 	fprintf(stderr, "Which boards? (numbers separated by spaces, or 'all')\n");
@@ -91,25 +92,37 @@ seconds(uint64_t ms)
 	return (double)ms / 1000.0;
 }
 
+/* The summary's word for a method or a firmware source: "-" for none. */
+static const char *
+or_dash(const char *name)
+{
+	return name && strcmp(name, "none") != 0 ? name : "-";
+}
+
 static void
 print_summary(struct cli *cli, struct kflash_update *u, bool dry)
 {
-	const char *state = kflash_update_get_klipper_state(u);
+	int state = kflash_update_get_klipper_state(u);
 
 	cli_render_break(cli);
 	printf("\n%-16s %-9s %-9s %-11s %7s  %s\n", "BOARD", "RESULT", "METHOD", "FIRMWARE", "TIME",
 	       "VERSION");
 	for (size_t i = 0; i < kflash_update_get_board_count(u); i++) {
-		const char *method = kflash_update_get_board_method(u, i);
-		const char *build = kflash_update_get_board_build(u, i);
 		const char *version = kflash_update_get_board_version(u, i);
+		const char *message = kflash_update_get_board_message(u, i);
+		char *hint = cli_hint_text(cli, kflash_update_get_board_hint(u, i),
+					   kflash_update_get_board_name(u, i));
 
 		printf("%-16s %-9s %-9s %-11s %6.1fs  %s\n", kflash_update_get_board_name(u, i),
 		       kflash_board_result_name(kflash_update_get_board_result(u, i)),
-		       method ? method : "-", build ? build : "-",
+		       or_dash(kflash_method_name(kflash_update_get_board_method(u, i))),
+		       or_dash(kflash_firmware_source_name(kflash_update_get_board_source(u, i))),
 		       seconds(kflash_update_get_board_duration_ms(u, i)), version ? version : "-");
-		if (kflash_update_get_board_message(u, i))
-			printf("    %s\n", kflash_update_get_board_message(u, i));
+		if (message)
+			printf("    %s\n", message);
+		if (hint)
+			printf("    hint: %s\n", hint);
+		free(hint);
 	}
 	if (dry) {
 		printf("\nDry run: nothing was built, stopped or flashed.\n");
@@ -122,11 +135,51 @@ print_summary(struct cli *cli, struct kflash_update *u, bool dry)
 						      : "left as it was");
 	if (kflash_update_get_klipper_stopped(u))
 		printf(" (down %.1f s)", seconds(kflash_update_get_downtime_ms(u)));
-	if (state)
-		printf(", %s", state);
+	if (state != KFLASH_KLIPPER_UNKNOWN)
+		printf(", %s", kflash_klipper_state_name(state));
 	printf("\n");
 	if (kflash_update_get_klipper_message(u))
 		printf("    %s\n", kflash_update_get_klipper_message(u));
+}
+
+/* A name for JSON, or null for the "none" value. */
+static struct json_object *
+name_or_null(const char *name)
+{
+	return name && strcmp(name, "none") != 0 ? json_object_new_string(name) : NULL;
+}
+
+static struct json_object *
+board_json(struct kflash_update *u, size_t i)
+{
+	struct json_object *o = json_object_new_object();
+	int error = kflash_update_get_board_error(u, i);
+
+	json_object_object_add(o, "name",
+			       json_object_new_string(kflash_update_get_board_name(u, i)));
+	json_object_object_add(o, "result",
+			       json_object_new_string(kflash_board_result_name(
+				       kflash_update_get_board_result(u, i))));
+	json_object_object_add(
+		o, "method",
+		name_or_null(kflash_method_name(kflash_update_get_board_method(u, i))));
+	json_object_object_add(
+		o, "seconds",
+		json_object_new_double(seconds(kflash_update_get_board_duration_ms(u, i))));
+	json_object_object_add(o, "version",
+			       cli_json_string(kflash_update_get_board_version(u, i)));
+	json_object_object_add(
+		o, "build",
+		name_or_null(kflash_firmware_source_name(kflash_update_get_board_source(u, i))));
+	json_object_object_add(o, "came_back",
+			       json_object_new_boolean(kflash_update_get_board_came_back(u, i)));
+	json_object_object_add(o, "error",
+			       error ? json_object_new_string(kflash_error_name(error)) : NULL);
+	json_object_object_add(o, "message",
+			       cli_json_string(kflash_update_get_board_message(u, i)));
+	json_object_object_add(o, "hint",
+			       name_or_null(kflash_hint_name(kflash_update_get_board_hint(u, i))));
+	return o;
 }
 
 static struct json_object *
@@ -134,48 +187,40 @@ summary_json(struct kflash_update *u)
 {
 	struct json_object *doc = json_object_new_object(), *boards = json_object_new_array();
 	struct json_object *klipper = json_object_new_object();
+	int state = kflash_update_get_klipper_state(u);
 
-	for (size_t i = 0; i < kflash_update_get_board_count(u); i++) {
-		struct json_object *o = json_object_new_object();
-		int error = kflash_update_get_board_error(u, i);
-
-		json_object_object_add(o, "name",
-				       json_object_new_string(kflash_update_get_board_name(u, i)));
-		json_object_object_add(o, "result",
-				       json_object_new_string(kflash_board_result_name(
-					       kflash_update_get_board_result(u, i))));
-		json_object_object_add(o, "method",
-				       cli_json_string(kflash_update_get_board_method(u, i)));
-		json_object_object_add(
-			o, "seconds",
-			json_object_new_double(seconds(kflash_update_get_board_duration_ms(u, i))));
-		json_object_object_add(o, "version",
-				       cli_json_string(kflash_update_get_board_version(u, i)));
-		json_object_object_add(o, "build",
-				       cli_json_string(kflash_update_get_board_build(u, i)));
-		json_object_object_add(
-			o, "came_back",
-			json_object_new_boolean(kflash_update_get_board_came_back(u, i)));
-		json_object_object_add(o, "error",
-				       error ? json_object_new_string(kflash_error_name(error))
-					     : NULL);
-		json_object_object_add(o, "message",
-				       cli_json_string(kflash_update_get_board_message(u, i)));
-		json_object_array_add(boards, o);
-	}
+	for (size_t i = 0; i < kflash_update_get_board_count(u); i++)
+		json_object_array_add(boards, board_json(u, i));
 	json_object_object_add(doc, "boards", boards);
 	json_object_object_add(klipper, "stopped",
 			       json_object_new_boolean(kflash_update_get_klipper_stopped(u)));
 	json_object_object_add(klipper, "restarted",
 			       json_object_new_boolean(kflash_update_get_klipper_restarted(u)));
 	json_object_object_add(klipper, "state",
-			       cli_json_string(kflash_update_get_klipper_state(u)));
+			       state == KFLASH_KLIPPER_UNKNOWN
+				       ? NULL
+				       : json_object_new_string(kflash_klipper_state_name(state)));
 	json_object_object_add(klipper, "message",
 			       cli_json_string(kflash_update_get_klipper_message(u)));
+	json_object_object_add(klipper, "gate",
+			       kflash_update_get_gate(u) ? json_object_new_string(kflash_gate_name(
+								   kflash_update_get_gate(u)))
+							 : NULL);
 	json_object_object_add(klipper, "downtime_seconds",
 			       json_object_new_double(seconds(kflash_update_get_downtime_ms(u))));
 	json_object_object_add(doc, "klipper", klipper);
 	return doc;
+}
+
+/* Did the job fail because of a board, whose error was said as it happened? */
+static bool
+failed_on_a_board(struct kflash_update *u, int r)
+{
+	for (size_t i = 0; i < kflash_update_get_board_count(u); i++)
+		if (kflash_update_get_board_result(u, i) == KFLASH_RESULT_FAILED &&
+		    kflash_update_get_board_error(u, i) == r)
+			return true;
+	return false;
 }
 
 int
@@ -191,6 +236,7 @@ cmd_flash(struct cli *cli, int argc, char **argv)
 		{ "firmware", required_argument, NULL, OPT_FIRMWARE },
 		{ "wait-ready", required_argument, NULL, OPT_WAIT_READY },
 		{ "method", required_argument, NULL, OPT_METHOD },
+		{ "reflash", no_argument, NULL, OPT_REFLASH },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct kflash_update *u;
@@ -218,6 +264,9 @@ cmd_flash(struct cli *cli, int argc, char **argv)
 			break;
 		case OPT_CLEAN:
 			flags |= KFLASH_UPDATE_CLEAN;
+			break;
+		case OPT_REFLASH:
+			flags |= KFLASH_UPDATE_REFLASH;
 			break;
 		case OPT_FIRMWARE:
 			firmware = optarg;
@@ -250,7 +299,7 @@ cmd_flash(struct cli *cli, int argc, char **argv)
 	r = kflash_update_new(cli->ctx, &u);
 	if (r < 0)
 		return cli_fail(cli, r);
-	kflash_update_set_flags(u, flags);
+	r = kflash_update_set_flags(u, flags);
 	if (method) {
 		enum kflash_method m;
 
@@ -277,11 +326,10 @@ cmd_flash(struct cli *cli, int argc, char **argv)
 	if (!all && optind >= argc) {
 		if (!cli->stdin_tty) {
 			kflash_update_unref(u);
-			cli_message(
-				cli, "error:",
+			return cli_error(
+				cli, KFLASH_ERR_NOT_TTY,
 				"name the boards to flash (kflash flash NAME...), or give --all; "
 				"stdin is not a terminal, so kflash cannot ask");
-			return cli_exit_code(KFLASH_ERR_NOT_TTY);
 		}
 		r = choose(cli, u);
 		if (r) {
@@ -291,10 +339,11 @@ cmd_flash(struct cli *cli, int argc, char **argv)
 	}
 
 	r = kflash_update_run(u);
-	if (r < 0 && kflash_update_get_board_count(u) == 0)
-		cli_fail(cli, r);
+	/* A board's failure was said as it happened, and the summary says it again. */
+	if (r < 0 && failed_on_a_board(u, r))
+		cli_note_failure(cli, r);
 	else if (r < 0)
-		cli_message(cli, "error:", "%s", kflash_context_last_error(cli->ctx));
+		cli_fail(cli, r);
 	if (cli->json)
 		cli_print_json(cli, summary_json(u));
 	else if (kflash_update_get_board_count(u) > 0)

@@ -1,66 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* kflash scan: the devices plugged in that no registered board claims. */
-#include <ctype.h>
 #include <string.h>
 
 #include "commands.h"
-
-/* Is @dev the device of one of the registered boards? */
-static bool
-is_claimed(struct kflash_discovery *d,
-	   const struct kflash_registry *reg,
-	   const struct kflash_device *dev)
-{
-	for (size_t i = 0; i < kflash_registry_get_board_count(reg); i++) {
-		struct kflash_device *found = NULL;
-		bool same;
-
-		if (kflash_discovery_find_board(d, kflash_registry_get_board(reg, i), &found) < 0)
-			continue;
-		same = found == dev ||
-		       strcmp(kflash_device_get_path(found), kflash_device_get_path(dev)) == 0;
-		kflash_device_unref(found);
-		if (same)
-			return true;
-	}
-	return false;
-}
-
-/* The names suggested so far in this run. */
-#define SUGGESTED_MAX 64
-static char *suggested[SUGGESTED_MAX];
-static size_t n_suggested;
-
-static bool
-name_taken(const struct kflash_registry *reg, const char *name)
-{
-	for (size_t i = 0; i < n_suggested; i++)
-		if (strcmp(suggested[i], name) == 0)
-			return true;
-	return kflash_registry_find_board(reg, name) != NULL;
-}
-
-/* A free board name from the MCU: "stm32f446xx" -> "stm32f446", "stm32f446-2", ... */
-static void
-suggest_name(const struct kflash_registry *reg, const char *mcu, char *name, size_t size)
-{
-	char base[24];
-	size_t n = 0;
-
-	for (const char *c = mcu ? mcu : "board"; *c && n < sizeof(base) - 1; c++)
-		if (isalnum((unsigned char)*c))
-			base[n++] = (char)tolower((unsigned char)*c);
-	while (n > 4 && base[n - 1] == 'x')
-		n--;
-	base[n] = '\0';
-	if (n == 0 || !kflash_board_name_is_valid(base))
-		snprintf(base, sizeof(base), "board");
-	snprintf(name, size, "%s", base);
-	for (int i = 2; name_taken(reg, name) && i < 100; i++)
-		snprintf(name, size, "%s-%d", base, i);
-	if (n_suggested < SUGGESTED_MAX)
-		suggested[n_suggested++] = strdup(name);
-}
 
 /* What to do with a device that has no tty, or NULL for a tty. */
 static const char *
@@ -80,14 +22,17 @@ ttyless_note(enum kflash_device_mode mode)
 }
 
 static char *
-suggested_add(const struct kflash_registry *reg, const struct kflash_device *dev)
+suggested_add(struct kflash_registry *reg, const struct kflash_device *dev)
 {
 	const char *mcu = kflash_device_get_mcu(dev);
-	char name[40], *line = NULL;
+	const char *name;
+	char *line = NULL;
 
 	if (ttyless_note(kflash_device_get_mode(dev)))
 		return NULL;
-	suggest_name(reg, mcu, name, sizeof(name));
+	name = kflash_registry_suggest_name(reg, mcu);
+	if (!name)
+		return NULL;
 	if (asprintf(&line, "kflash add %s --serial %s%s%s", name, kflash_device_get_path(dev),
 		     mcu && kflash_device_get_by_id(dev) ? "" : " --mcu ",
 		     mcu && kflash_device_get_by_id(dev) ? ""
@@ -200,7 +145,7 @@ cmd_scan(struct cli *cli, int argc, char **argv)
 		const struct kflash_device *dev = kflash_discovery_get_device(d, i);
 		char *add;
 
-		if (is_claimed(d, reg, dev)) {
+		if (kflash_discovery_find_device_board(d, reg, dev)) {
 			claimed++;
 			continue;
 		}
@@ -222,8 +167,6 @@ cmd_scan(struct cli *cli, int argc, char **argv)
 		printf("No unregistered devices found%s.\n",
 		       claimed ? "; every device found is a registered board (kflash list)" : "");
 	}
-	for (size_t i = 0; i < n_suggested; i++)
-		free(suggested[i]);
 	kflash_discovery_unref(d);
 	kflash_registry_unref(reg);
 	return cli_exit_code(r);

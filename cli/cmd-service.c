@@ -4,26 +4,32 @@
  * for diagnosis. Without units: the configured service and every board's
  * own unit from the registry.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "commands.h"
 
-#define MAX_UNITS 16
-
-static void
-add_unit(const char **units, size_t *n, const char *unit)
+/* Add @unit to @units (of *@n) unless it is there; false when memory runs out. */
+static bool
+add_unit(const char ***units, size_t *n, const char *unit)
 {
+	const char **grown;
+
 	for (size_t i = 0; i < *n; i++)
-		if (strcmp(units[i], unit) == 0)
-			return;
-	if (*n < MAX_UNITS)
-		units[(*n)++] = unit;
+		if (strcmp((*units)[i], unit) == 0)
+			return true;
+	grown = realloc(*units, (*n + 1) * sizeof(**units));
+	if (!grown)
+		return false;
+	*units = grown;
+	(*units)[(*n)++] = unit;
+	return true;
 }
 
 int
 cmd_service(struct cli *cli, int argc, char **argv)
 {
-	const char *units[MAX_UNITS];
+	const char **units = NULL;
 	struct kflash_registry *reg = NULL;
 	struct json_object *list = NULL;
 	const char *action;
@@ -44,9 +50,11 @@ cmd_service(struct cli *cli, int argc, char **argv)
 				       action);
 
 	for (; optind < argc; optind++)
-		add_unit(units, &n, argv[optind]);
+		if (!add_unit(&units, &n, argv[optind]))
+			return cli_fail(cli, KFLASH_ERR_NO_MEMORY);
 	if (n == 0) {
-		add_unit(units, &n, kflash_context_get_service(cli->ctx));
+		if (!add_unit(&units, &n, kflash_context_get_service(cli->ctx)))
+			return cli_fail(cli, KFLASH_ERR_NO_MEMORY);
 		/* A broken registry does not stop a look at the service, but is said. */
 		if (kflash_registry_load(cli->ctx, &reg) < 0)
 			cli_message(cli, "warning:", "the boards' own units are not known: %s",
@@ -56,15 +64,15 @@ cmd_service(struct cli *cli, int argc, char **argv)
 				const char *own =
 					kflash_board_get_service(kflash_registry_get_board(reg, i));
 
-				if (own)
-					add_unit(units, &n, own);
+				if (own && !add_unit(&units, &n, own))
+					r = KFLASH_ERR_NO_MEMORY;
 			}
 	}
 
 	if (cli->json)
 		list = json_object_new_array();
 	for (size_t i = 0; i < n && r == 0; i++) {
-		const char *state = NULL;
+		int state = KFLASH_UNIT_UNKNOWN;
 
 		if (strcmp(action, "stop") == 0)
 			r = kflash_service_stop(cli->ctx, units[i]);
@@ -78,13 +86,15 @@ cmd_service(struct cli *cli, int argc, char **argv)
 			struct json_object *o = json_object_new_object();
 
 			json_object_object_add(o, "name", json_object_new_string(units[i]));
-			json_object_object_add(o, "state", json_object_new_string(state));
+			json_object_object_add(
+				o, "state", json_object_new_string(kflash_unit_state_name(state)));
 			json_object_array_add(list, o);
 		} else {
-			printf("%-20s %s\n", units[i], state);
+			printf("%-20s %s\n", units[i], kflash_unit_state_name(state));
 		}
 	}
 	kflash_registry_unref(reg);
+	free(units);
 	if (r < 0) {
 		json_object_put(list);
 		return cli_fail(cli, r);

@@ -12,10 +12,11 @@ status_json(struct kflash_status *s)
 
 	json_object_object_add(doc, "host_version",
 			       cli_json_string(kflash_status_get_host_version(s)));
-	if (kflash_status_get_klipper_state(s)) {
+	if (kflash_status_get_klipper_state(s) != KFLASH_KLIPPER_UNKNOWN) {
 		klipper = json_object_new_object();
 		json_object_object_add(klipper, "state",
-				       json_object_new_string(kflash_status_get_klipper_state(s)));
+				       json_object_new_string(kflash_klipper_state_name(
+					       kflash_status_get_klipper_state(s))));
 	}
 	json_object_object_add(doc, "klipper", klipper);
 	for (size_t i = 0; i < kflash_status_get_mcu_count(s); i++) {
@@ -47,7 +48,12 @@ status_json(struct kflash_status *s)
 			b, "needs_reflash",
 			json_object_new_boolean(kflash_status_get_board_needs_reflash(s, i)));
 		json_object_object_add(b, "reason",
-				       cli_json_string(kflash_status_get_board_reason(s, i)));
+				       kflash_status_get_board_needs_reflash(s, i)
+					       ? json_object_new_string(kflash_reflash_reason_name(
+							 kflash_status_get_board_reason(s, i)))
+					       : NULL);
+		json_object_object_add(b, "message",
+				       cli_json_string(kflash_status_get_board_message(s, i)));
 		json_object_array_add(boards, b);
 	}
 	json_object_object_add(doc, "boards", boards);
@@ -60,13 +66,13 @@ static void
 print_status(struct cli *cli, struct kflash_status *s)
 {
 	const char *host = kflash_status_get_host_version(s);
-	const char *state = kflash_status_get_klipper_state(s);
+	int state = kflash_status_get_klipper_state(s);
 
-	if (strcmp(host, "?") == 0)
+	if (!host)
 		host = "unknown version (no git checkout there; see --klipper-dir)";
 	printf("Klipper in %s: %s\n", kflash_context_get_klipper_dir(cli->ctx), host);
-	if (state)
-		printf("Klipper runs: %s\n", state);
+	if (state != KFLASH_KLIPPER_UNKNOWN)
+		printf("Klipper runs: %s\n", kflash_klipper_state_name(state));
 	else
 		printf("Klipper does not run: only the registry's last flashes are compared\n");
 	if (kflash_status_get_board_count(s))
@@ -74,11 +80,11 @@ print_status(struct cli *cli, struct kflash_status *s)
 	for (size_t i = 0; i < kflash_status_get_board_count(s); i++) {
 		const char *flashed = kflash_status_get_board_flashed_version(s, i);
 		const char *live = kflash_status_get_board_live_version(s, i);
-		const char *reason = kflash_status_get_board_reason(s, i);
+		const char *why = kflash_status_get_board_message(s, i);
 
 		printf("%-16s %-34s %-34s %s%s\n", kflash_status_get_board_name(s, i),
-		       flashed ? flashed : "-", live ? live : "-", reason ? "REFLASH: " : "current",
-		       reason ? reason : "");
+		       flashed ? flashed : "-", live ? live : "-", why ? "REFLASH: " : "current",
+		       why ? why : "");
 	}
 	for (size_t i = 0; i < kflash_status_get_mcu_count(s); i++) {
 		if (kflash_status_get_mcu_board(s, i))

@@ -20,6 +20,9 @@ int
 cmd_remove(struct cli *cli, int argc, char **argv);
 
 int
+cmd_set(struct cli *cli, int argc, char **argv);
+
+int
 cmd_scan(struct cli *cli, int argc, char **argv);
 
 int

@@ -13,6 +13,23 @@
 #include "cli.h"
 #include "commands.h"
 
+/* The fields of a board, as kflash add and kflash set take them. */
+#define BOARD_FIELD_HELP                                                                           \
+	"  --serial PATH          the board's tty: a /dev/serial/by-id link, /dev/ttyAMA0, ...\n"  \
+	"                         (a path absent right now is accepted, with a warning)\n"         \
+	"  --mcu MCU              CONFIG_MCU of its firmware, for example stm32f446xx\n"           \
+	"                         (checked against the MCUs the Klipper tree knows)\n"             \
+	"  --method METHOD        auto (Katapult, else make flash; the default),\n"                \
+	"                         katapult, make, or sdcard\n"                                     \
+	"  --sdcard-board NAME    the board in Klipper's flash-sdcard list (sdcard method)\n"      \
+	"  --baud N               the UART baud rate (CONFIG_SERIAL_BAUD)\n"                       \
+	"  --klipper-mcu SECTION  its section in printer.cfg: mcu, \"mcu toolhead\", ...\n"        \
+	"  --unit UNIT            the Klipper service of this board, when not the default\n"       \
+	"  --can-interface IF     its CAN interface, for example can0\n"                           \
+	"  --can-uuid UUID        its canbus_uuid (a CAN board needs no serial path)\n"            \
+	"  --usb-serial SERIAL    its USB serial number, when the serial path does not tell it\n"  \
+	"  --notes TEXT           anything worth remembering\n"
+
 const struct cli_command cli_commands[] = {
 	{ "flash", cmd_flash, "[NAME...|--all] [OPTIONS]",
 	  "build, stop Klipper once, flash, start it",
@@ -52,19 +69,11 @@ const struct cli_command cli_commands[] = {
 	  "comes from a Klipper or Katapult by-id name, or from --mcu); on a\n"
 	  "terminal, whatever is missing is asked, with a numbered list of the\n"
 	  "serial/by-id entries. The option --add-device does the same.\n\n"
-	  "Options:\n"
-	  "  --serial PATH          the board's tty: a /dev/serial/by-id link, /dev/ttyAMA0, ...\n"
-	  "                         (a path absent right now is accepted, with a warning)\n"
-	  "  --mcu MCU              CONFIG_MCU of its firmware, for example stm32f446xx\n"
-	  "  --method METHOD        auto (Katapult, else make flash; the default),\n"
-	  "                         katapult, make, or sdcard\n"
-	  "  --sdcard-board NAME    the board in Klipper's flash-sdcard list (sdcard method)\n"
-	  "  --baud N               the UART baud rate (CONFIG_SERIAL_BAUD)\n"
-	  "  --klipper-mcu SECTION  its section in printer.cfg: mcu, \"mcu toolhead\", ...\n"
-	  "  --unit UNIT            the Klipper service of this board, when not the default\n"
-	  "  --can-interface IF     its CAN interface, for example can0\n"
-	  "  --can-uuid UUID        its canbus_uuid\n"
-	  "  --notes TEXT           anything worth remembering\n" },
+	  "Options:\n" BOARD_FIELD_HELP },
+	{ "set", cmd_set, "NAME --FIELD VALUE...", "change a registered board",
+	  "Change fields of board NAME in the registry: the same fields kflash add\n"
+	  "takes. An empty VALUE clears an optional field (--notes '').\n\n"
+	  "Options:\n" BOARD_FIELD_HELP },
 	{ "remove", cmd_remove, "NAME [--purge]", "unregister a board",
 	  "Remove board NAME from the registry. Its cached config and builds stay,\n"
 	  "unless --purge is given. The option --remove-device NAME does the same.\n\n"
@@ -292,6 +301,19 @@ main(int argc, char **argv)
 	if (cli_caught_signal() && r != 0)
 		cli_message(&cli, NULL, "kflash: interrupted by signal %d", cli_caught_signal());
 out:
+	/* With --json, a failure is a JSON document too. */
+	if (cli.json && !cli.json_printed && r != 0) {
+		struct json_object *doc = json_object_new_object();
+
+		if (!cli.error.exit)
+			cli.error = (__typeof__(cli.error)){
+				.exit = r,
+				.name = r < CLI_EXIT_USAGE ? kflash_error_name(-r) : "usage",
+			};
+		json_object_object_add(doc, "error", cli_error_json(&cli));
+		cli_print_json(&cli, doc);
+	}
+	cli_forget_error(&cli);
 	free(aliased);
 	kflash_context_unref(cli.ctx);
 	return r;

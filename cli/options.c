@@ -52,8 +52,8 @@ apply_global(struct cli *cli, int c, const char *arg)
 		cli->verbosity = -1;
 		break;
 	case OPT_VERSION:
-		printf("kflash %s\n", kflash_version());
-		exit(0);
+		cli->version_requested = true;
+		return 1;
 	case OPT_CONFIG_DIR:
 		r = kflash_context_set_config_dir(cli->ctx, arg);
 		break;
@@ -148,20 +148,37 @@ cli_getopt(struct cli *cli,
 	}
 	free(merged);
 	free(shorts);
+	/* --version answers once every option before the command is known (--json too). */
+	if (c == -1 && cli->version_requested) {
+		if (cli->json) {
+			struct json_object *doc = json_object_new_object();
+
+			json_object_object_add(doc, "name", json_object_new_string("kflash"));
+			cli_print_json(cli, doc);
+		} else {
+			printf("kflash %s\n", kflash_version());
+		}
+		kflash_context_unref(cli->ctx);
+		exit(0);
+	}
 	return c;
 }
 
 int
 cli_usage_error(struct cli *cli, const char *fmt, ...)
 {
+	char *message = NULL;
 	va_list ap;
 
 	cli_render_break(cli);
-	fprintf(stderr, "kflash%s%s: ", cli->command ? " " : "", cli->command ? cli->command : "");
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	if (vasprintf(&message, fmt, ap) < 0)
+		message = NULL;
 	va_end(ap);
-	fprintf(stderr, "\nTry 'kflash%s%s --help'.\n", cli->command ? " " : "",
-		cli->command ? cli->command : "");
+	fprintf(stderr, "kflash%s%s: %s\nTry 'kflash%s%s --help'.\n", cli->command ? " " : "",
+		cli->command ? cli->command : "", message ? message : "usage error",
+		cli->command ? " " : "", cli->command ? cli->command : "");
+	cli_usage_failed(cli, message);
+	free(message);
 	return CLI_EXIT_USAGE;
 }

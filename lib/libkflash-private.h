@@ -51,6 +51,20 @@ kf_output_line(struct kflash_context *ctx, const char *line);
 int
 kf_error(struct kflash_context *ctx, int code, const char *fmt, ...) KF_PRINTF(3, 4);
 
+/*
+ * As kf_error(), with what the caller can do (enum kflash_hint) and what
+ * it is about (@subject, copied; may be NULL). kf_error() and its siblings
+ * clear the hint.
+ */
+int
+kf_error_hint(
+	struct kflash_context *ctx, int code, int hint, const char *subject, const char *fmt, ...)
+	KF_PRINTF(5, 6);
+
+/* Set the hint of the last error, for a caller that rewrote its message. */
+void
+kf_set_hint(struct kflash_context *ctx, int hint, const char *subject);
+
 /* As kf_error(), with ": <strerror(errnum)>" appended. */
 int
 kf_error_errno(struct kflash_context *ctx, int code, int errnum, const char *fmt, ...)
@@ -81,6 +95,22 @@ kf_scope_enter(struct kflash_context *ctx, enum kflash_phase phase, const char *
 void
 kf_scope_leave(struct kflash_context *ctx, struct kf_scope previous);
 
+/* The scope events are attributed to now. */
+struct kf_scope
+kf_scope_current(const struct kflash_context *ctx);
+
+/* ---- the context's injected service control (lib/service) ---- */
+
+struct kf_service_ops {
+	kflash_service_func stop, start;
+	kflash_service_query_func query;
+	void *stop_data, *start_data, *query_data;
+};
+
+/* The context's service operations; a NULL function means systemctl. */
+struct kf_service_ops *
+kf_context_service_ops(struct kflash_context *ctx);
+
 /* ---- cancellation and time ---- */
 
 /* A descriptor that becomes readable when the context is cancelled. */
@@ -94,7 +124,3 @@ kf_check_cancel(struct kflash_context *ctx);
 /* Sleep @ms milliseconds; returns early with KFLASH_ERR_CANCELLED. */
 int
 kf_sleep_ms(struct kflash_context *ctx, uint32_t ms);
-
-/* The user's home directory (HOME, else the password database). */
-const char *
-kf_context_home(struct kflash_context *ctx);

@@ -29,7 +29,7 @@ reflash_reason(const struct kflash_status *status, const char *name)
 
 		if (strcmp(kflash_status_get_board_name(status, i), name) != 0)
 			continue;
-		reason = kflash_status_get_board_reason(status, i);
+		reason = kflash_status_get_board_message(status, i);
 		return reason ? reason : "current";
 	}
 	return "?";

@@ -52,7 +52,7 @@ _FUNCTIONS = {
     "kflash_board_get_last_flash_version": (_s, [_c]),
     "kflash_board_has_last_flash": (ctypes.c_int, [_c]),
     "kflash_board_get_last_flash_ok": (ctypes.c_int, [_c]),
-    "kflash_version_compare": (ctypes.c_int, [_s, _s]),
+    "kflash_klipper_version_compare": (ctypes.c_int, [_s, _s]),
 }
 
 
@@ -114,7 +114,7 @@ class _Library:
 
     def older(self, version, host):
         """True when firmware ``version`` is older than (or not) the host's."""
-        order = self.lib.kflash_version_compare(version.encode() if version else None,
+        order = self.lib.kflash_klipper_version_compare(version.encode() if version else None,
                                                  host.encode() if host else None)
         return order == -1 or (order == 2 and bool(version) and host not in (None, "?"))
 

@@ -57,6 +57,9 @@ _FUNCTIONS = {
     "kflash_context_get_dev_dir": (_str, [_ctx_p]),
     "kflash_context_cancel": (None, [_ctx_p]),
     "kflash_context_last_error": (_str, [_ctx_p]),
+    "kflash_context_last_error_hint": (ctypes.c_int, [_ctx_p]),
+    "kflash_context_last_error_subject": (_str, [_ctx_p]),
+    "kflash_hint_name": (_str, [ctypes.c_int]),
     # events
     "kflash_event_get_type": (ctypes.c_int, [_obj_p]),
     "kflash_event_get_level": (ctypes.c_int, [_obj_p]),
@@ -119,11 +122,13 @@ _FUNCTIONS = {
     "kflash_build_get_artifact": (_str, [_obj_p]),
     "kflash_build_get_firmware": (_obj_p, [_obj_p]),
     # status
-    "kflash_version_compare": (ctypes.c_int, [_str, _str]),
+    "kflash_klipper_version_compare": (ctypes.c_int, [_str, _str]),
+    "kflash_klipper_state_name": (_str, [ctypes.c_int]),
+    "kflash_reflash_reason_name": (_str, [ctypes.c_int]),
     "kflash_status_query": (ctypes.c_int, [_ctx_p, ctypes.POINTER(_obj_p)]),
     "kflash_status_unref": (_obj_p, [_obj_p]),
     "kflash_status_get_host_version": (_str, [_obj_p]),
-    "kflash_status_get_klipper_state": (_str, [_obj_p]),
+    "kflash_status_get_klipper_state": (ctypes.c_int, [_obj_p]),
     "kflash_status_get_needs_reflash": (ctypes.c_int, [_obj_p]),
     "kflash_status_get_mcu_count": (ctypes.c_size_t, [_obj_p]),
     "kflash_status_get_mcu_name": (_str, [_obj_p, ctypes.c_size_t]),
@@ -135,25 +140,30 @@ _FUNCTIONS = {
     "kflash_status_get_board_flashed_version": (_str, [_obj_p, ctypes.c_size_t]),
     "kflash_status_get_board_live_version": (_str, [_obj_p, ctypes.c_size_t]),
     "kflash_status_get_board_needs_reflash": (ctypes.c_int, [_obj_p, ctypes.c_size_t]),
-    "kflash_status_get_board_reason": (_str, [_obj_p, ctypes.c_size_t]),
+    "kflash_status_get_board_reason": (ctypes.c_int, [_obj_p, ctypes.c_size_t]),
+    "kflash_status_get_board_message": (_str, [_obj_p, ctypes.c_size_t]),
     # the update
     "kflash_update_new": (ctypes.c_int, [_ctx_p, ctypes.POINTER(_obj_p)]),
     "kflash_update_unref": (_obj_p, [_obj_p]),
     "kflash_update_add_board": (ctypes.c_int, [_obj_p, _str]),
     "kflash_update_add_all_boards": (ctypes.c_int, [_obj_p]),
-    "kflash_update_set_flags": (None, [_obj_p, ctypes.c_uint]),
+    "kflash_update_set_flags": (ctypes.c_int, [_obj_p, ctypes.c_uint]),
     "kflash_update_run": (ctypes.c_int, [_obj_p]),
     "kflash_board_result_name": (_str, [ctypes.c_int]),
+    "kflash_firmware_source_name": (_str, [ctypes.c_int]),
     "kflash_update_get_board_count": (ctypes.c_size_t, [_obj_p]),
     "kflash_update_get_board_name": (_str, [_obj_p, ctypes.c_size_t]),
     "kflash_update_get_board_result": (ctypes.c_int, [_obj_p, ctypes.c_size_t]),
     "kflash_update_get_board_message": (_str, [_obj_p, ctypes.c_size_t]),
-    "kflash_update_get_board_method": (_str, [_obj_p, ctypes.c_size_t]),
+    "kflash_update_get_board_hint": (ctypes.c_int, [_obj_p, ctypes.c_size_t]),
+    "kflash_update_get_board_source": (ctypes.c_int, [_obj_p, ctypes.c_size_t]),
+    "kflash_update_get_board_method": (ctypes.c_int, [_obj_p, ctypes.c_size_t]),
     "kflash_update_get_board_version": (_str, [_obj_p, ctypes.c_size_t]),
     "kflash_update_get_board_duration_ms": (ctypes.c_uint64, [_obj_p, ctypes.c_size_t]),
     "kflash_update_get_klipper_stopped": (ctypes.c_int, [_obj_p]),
     "kflash_update_get_klipper_restarted": (ctypes.c_int, [_obj_p]),
-    "kflash_update_get_klipper_state": (_str, [_obj_p]),
+    "kflash_update_get_klipper_state": (ctypes.c_int, [_obj_p]),
+    "kflash_update_get_klipper_message": (_str, [_obj_p]),
 }
 
 
@@ -191,19 +201,29 @@ def library_version():
 
 def version_compare(a, b):
     """-1 when Klipper version ``a`` is older than ``b``, 0 the same, 1 newer,
-    2 different but not orderable (see kflash_version_compare())."""
-    return _lib.kflash_version_compare(_bytes(a), _bytes(b))
+    2 different but not orderable (see kflash_klipper_version_compare())."""
+    return _lib.kflash_klipper_version_compare(_bytes(a), _bytes(b))
+
+
+def _name(fn, value):
+    """An enum's name from its _name() function; None for the "none" and "unknown" values."""
+    name = _text(fn(value))
+    return None if name in ("none", "unknown") else name
 
 
 # ---- errors ----
 
 class KflashError(Exception):
-    """A libkflash failure: ``code`` (negative), ``name``, and the message."""
+    """A libkflash failure: ``code`` (negative), ``name``, the message, and
+    ``hint`` (what to do, a name such as "set-klippy-socket", or None) about
+    ``subject`` (a board, a path, or None)."""
 
-    def __init__(self, code, message):
+    def __init__(self, code, message, hint=None, subject=None):
         self.code = code
         self.name = _text(_lib.kflash_error_name(code))
         self.message = message or _text(_lib.kflash_strerror(code))
+        self.hint = hint
+        self.subject = subject
         super().__init__(self.message)
 
 
@@ -248,9 +268,9 @@ _ERRORS = {
 }
 
 
-def _error(code, message):
+def _error(code, message, hint=None, subject=None):
     cls = _ERRORS.get(_text(_lib.kflash_error_name(code)), KflashError)
-    return cls(code, message)
+    return cls(code, message, hint, subject)
 
 
 # ---- events ----
@@ -369,8 +389,13 @@ class Context:
 
     def _check(self, r):
         if r < 0:
-            raise _error(r, _text(_lib.kflash_context_last_error(self._ptr)))
+            raise self._last_error(r)
         return r
+
+    def _last_error(self, r):
+        return _error(r, _text(_lib.kflash_context_last_error(self._ptr)),
+                      _name(_lib.kflash_hint_name, _lib.kflash_context_last_error_hint(self._ptr)),
+                      _text(_lib.kflash_context_last_error_subject(self._ptr)))
 
     def set_event_handler(self, fn, level="info"):
         """Send events at ``level`` or above to ``fn(event)``."""
@@ -484,7 +509,8 @@ class Context:
         st = _obj_p()
         self._check(_lib.kflash_status_query(self._ptr, ctypes.byref(st)))
         try:
-            state = _text(_lib.kflash_status_get_klipper_state(st))
+            state = _name(_lib.kflash_klipper_state_name,
+                          _lib.kflash_status_get_klipper_state(st))
             return {
                 "host_version": _text(_lib.kflash_status_get_host_version(st)),
                 "klipper": {"state": state} if state else None,
@@ -500,18 +526,21 @@ class Context:
                     "last_flashed_version": _text(_lib.kflash_status_get_board_flashed_version(st, i)),
                     "live_version": _text(_lib.kflash_status_get_board_live_version(st, i)),
                     "needs_reflash": bool(_lib.kflash_status_get_board_needs_reflash(st, i)),
-                    "reason": _text(_lib.kflash_status_get_board_reason(st, i)),
+                    "reason": _name(_lib.kflash_reflash_reason_name,
+                                    _lib.kflash_status_get_board_reason(st, i)),
+                    "message": _text(_lib.kflash_status_get_board_message(st, i)),
                 } for i in range(_lib.kflash_status_get_board_count(st))],
             }
         finally:
             _lib.kflash_status_unref(st)
 
-    UPDATE_FLAGS = {"dry_run": 1, "force": 2, "no_build": 4, "fail_fast": 8, "clean": 16}
+    UPDATE_FLAGS = {"dry_run": 1, "force": 2, "no_build": 4, "fail_fast": 8, "clean": 16,
+                    "reflash": 32}
 
     def update(self, names=None, **flags):
         """The whole update (kflash flash): ``names`` or every board when None.
 
-        Keyword flags: dry_run, force, no_build, fail_fast, clean. Returns
+        Keyword flags: dry_run, force, no_build, fail_fast, clean, reflash. Returns
         the summary; raises on failure, with the summary as ``.summary``.
         """
         unknown = set(flags) - set(self.UPDATE_FLAGS)
@@ -524,15 +553,20 @@ class Context:
                 self._check(_lib.kflash_update_add_all_boards(job))
             for name in names or []:
                 self._check(_lib.kflash_update_add_board(job, _bytes(name)))
-            _lib.kflash_update_set_flags(job, sum(v for k, v in self.UPDATE_FLAGS.items()
-                                                  if flags.get(k)))
+            self._check(_lib.kflash_update_set_flags(
+                job, sum(v for k, v in self.UPDATE_FLAGS.items() if flags.get(k))))
             r = _lib.kflash_update_run(job)
             summary = {
                 "boards": [{
                     "name": _text(_lib.kflash_update_get_board_name(job, i)),
                     "result": _text(_lib.kflash_board_result_name(
                         _lib.kflash_update_get_board_result(job, i))),
-                    "method": _text(_lib.kflash_update_get_board_method(job, i)),
+                    "method": _name(_lib.kflash_method_name,
+                                    _lib.kflash_update_get_board_method(job, i)),
+                    "build": _name(_lib.kflash_firmware_source_name,
+                                   _lib.kflash_update_get_board_source(job, i)),
+                    "hint": _name(_lib.kflash_hint_name,
+                                  _lib.kflash_update_get_board_hint(job, i)),
                     "version": _text(_lib.kflash_update_get_board_version(job, i)),
                     "seconds": _lib.kflash_update_get_board_duration_ms(job, i) / 1000.0,
                     "message": _text(_lib.kflash_update_get_board_message(job, i)),
@@ -540,11 +574,13 @@ class Context:
                 "klipper": {
                     "stopped": bool(_lib.kflash_update_get_klipper_stopped(job)),
                     "restarted": bool(_lib.kflash_update_get_klipper_restarted(job)),
-                    "state": _text(_lib.kflash_update_get_klipper_state(job)),
+                    "state": _name(_lib.kflash_klipper_state_name,
+                                   _lib.kflash_update_get_klipper_state(job)),
+                    "message": _text(_lib.kflash_update_get_klipper_message(job)),
                 },
             }
             if r < 0:
-                err = _error(r, _text(_lib.kflash_context_last_error(self._ptr)))
+                err = self._last_error(r)
                 err.summary = summary
                 raise err
             return summary

@@ -64,6 +64,21 @@ kflash_build_board(struct kflash_context *ctx,
 		   unsigned int flags,
 		   struct kflash_build **ret);
 
+/**
+ * The firmware of the board's last good build, as it is: no fingerprint,
+ * no make (for flashing again what was built before).
+ *
+ * @param ctx The context.
+ * @param board The board.
+ * @param[out] ret The firmware, with a reference count of 1.
+ * @return 0; KFLASH_ERR_NOT_FOUND when the board was never built (the hint
+ * is KFLASH_HINT_BUILD); or an error of kflash_firmware_load().
+ */
+int
+kflash_build_load_last(struct kflash_context *ctx,
+		       const struct kflash_board *board,
+		       struct kflash_firmware **ret);
+
 /** @return @p build (NULL-safe). */
 struct kflash_build *
 kflash_build_ref(struct kflash_build *build);

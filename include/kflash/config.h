@@ -111,6 +111,22 @@ int
 kflash_mcu_matches(const char *a, const char *b);
 
 /**
+ * Check an MCU name against the ones Klipper knows: the values
+ * `CONFIG_MCU` can take, read from the Klipper tree's `src/<arch>/Kconfig`
+ * files (kflash_context_get_klipper_dir()), and "linux" for the host MCU.
+ * Case does not matter.
+ *
+ * @param ctx The context.
+ * @param mcu An MCU name, for example "stm32f446xx".
+ * @return 0 when Klipper knows it; KFLASH_ERR_INVALID when not (the
+ * message names the closest known name, "stm32f446xx" for "stm32f446");
+ * KFLASH_ERR_NOT_FOUND when the Klipper tree cannot be read (the names
+ * cannot be checked; the hint is KFLASH_HINT_SET_KLIPPER_DIR).
+ */
+int
+kflash_klipper_check_mcu(struct kflash_context *ctx, const char *mcu);
+
+/**
  * @name A board's cached config
  * @{
  */

@@ -282,6 +282,27 @@ int
 kflash_context_last_error_code(const struct kflash_context *ctx);
 
 /**
+ * What the caller can do about the most recent failure.
+ *
+ * @param ctx A context.
+ * @return A value of enum kflash_hint; KFLASH_HINT_NONE when the failure
+ * has none, or nothing has failed yet.
+ */
+int
+kflash_context_last_error_hint(const struct kflash_context *ctx);
+
+/**
+ * What the hint of the most recent failure is about.
+ *
+ * @param ctx A context.
+ * @return For example the board whose config is missing, owned by the
+ * context and valid until the next failure or kflash_context_unref(); NULL
+ * when the hint has no subject.
+ */
+const char *
+kflash_context_last_error_subject(const struct kflash_context *ctx);
+
+/**
  * @return The version of the library at run time, for example "0.1.0".
  */
 const char *

@@ -116,6 +116,22 @@ kflash_discovery_find_board(struct kflash_discovery *discovery,
 			    struct kflash_device **ret);
 
 /**
+ * Which registered board a found device is: the board that
+ * kflash_discovery_find_board() matches to it. A device no board claims
+ * is new, for example one to register.
+ *
+ * @param discovery The devices found.
+ * @param registry The boards.
+ * @param device A device of @p discovery.
+ * @return The board, owned by @p registry; NULL when no board claims the
+ * device.
+ */
+struct kflash_board *
+kflash_discovery_find_device_board(struct kflash_discovery *discovery,
+				   const struct kflash_registry *registry,
+				   const struct kflash_device *device);
+
+/**
  * Scan and find one board: its device as it is right now, for the moment
  * before flashing. Equivalent to kflash_discovery_scan() followed by
  * kflash_discovery_find_board().

@@ -73,6 +73,53 @@ enum kflash_error {
 };
 
 /**
+ * What the caller can do about the most recent failure, for a program to
+ * put in its own words (a command line tool names its flag, a macro its
+ * parameter). The message (kflash_context_last_error()) already says it in
+ * the library's terms; kflash_context_last_error_subject() names what the
+ * hint is about (a board, for example), when anything. The numbering is
+ * part of the ABI: new hints are only ever appended.
+ */
+enum kflash_hint {
+	/** Nothing in particular, or the message says it all. */
+	KFLASH_HINT_NONE = 0,
+	/** The operation can be forced (KFLASH_UPDATE_FORCE). */
+	KFLASH_HINT_FORCE = 1,
+	/** Set Klipper's API socket (kflash_context_set_klippy_socket()). */
+	KFLASH_HINT_SET_KLIPPY_SOCKET = 2,
+	/** Set the Klipper source tree (kflash_context_set_klipper_dir()). */
+	KFLASH_HINT_SET_KLIPPER_DIR = 3,
+	/** Set the device dir (kflash_context_set_dev_dir()). */
+	KFLASH_HINT_SET_DEV_DIR = 4,
+	/** Set Klipper's service unit (kflash_context_set_service(), or the board's). */
+	KFLASH_HINT_SET_SERVICE = 5,
+	/** Create or seed the subject board's config (kflash_board_config_menuconfig(), _seed()).
+	 */
+	KFLASH_HINT_CONFIGURE_BOARD = 6,
+	/** Refresh the subject board's config (kflash_board_config_refresh()). */
+	KFLASH_HINT_REFRESH_CONFIG = 7,
+	/** Change a field of the subject board (kflash_registry_update_board()). */
+	KFLASH_HINT_EDIT_BOARD = 8,
+	/** Register a board (kflash_registry_add_board()). */
+	KFLASH_HINT_ADD_BOARD = 9,
+	/** The subject is not a registered board: list the boards to see their names. */
+	KFLASH_HINT_LIST_BOARDS = 10,
+	/** Build the subject board instead of flashing its last build. */
+	KFLASH_HINT_BUILD = 11,
+	/** Build the subject board from scratch (KFLASH_BUILD_CLEAN, KFLASH_UPDATE_CLEAN). */
+	KFLASH_HINT_CLEAN_BUILD = 12,
+};
+
+/**
+ * The name of a hint, for example "set-klippy-socket".
+ *
+ * @param hint A value of enum kflash_hint.
+ * @return A static string, never NULL; "none" for unknown values.
+ */
+const char *
+kflash_hint_name(int hint);
+
+/**
  * Describe an error code in a short English sentence fragment.
  *
  * @param error A value of enum kflash_error (either sign is accepted).

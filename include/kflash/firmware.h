@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include <kflash/context.h>
+#include <kflash/registry.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -68,12 +69,73 @@ kflash_firmware_get_mcu(const struct kflash_firmware *firmware);
 const char *
 kflash_firmware_get_version(const struct kflash_firmware *firmware);
 
+/** Where a firmware's data dictionary came from. */
+enum kflash_dictionary_origin {
+	/** There is none: the MCU and version are not known. */
+	KFLASH_DICTIONARY_NONE = 0,
+	/** The file `klipper.dict` beside the firmware. */
+	KFLASH_DICTIONARY_FILE = 1,
+	/** The compressed copy Klipper embeds in the image. */
+	KFLASH_DICTIONARY_EMBEDDED = 2,
+};
+
 /**
- * @return Where the dictionary came from: the path of `klipper.dict`,
- * "embedded", or NULL when there is none.
+ * @param origin A value of enum kflash_dictionary_origin.
+ * @return "none", "file" or "embedded" (static); "none" for other values.
  */
 const char *
-kflash_firmware_get_dictionary_source(const struct kflash_firmware *firmware);
+kflash_dictionary_origin_name(int origin);
+
+/**
+ * @param firmware A firmware.
+ * @return Where its dictionary came from, a value of enum
+ * kflash_dictionary_origin.
+ */
+int
+kflash_firmware_get_dictionary_origin(const struct kflash_firmware *firmware);
+
+/**
+ * @param firmware A firmware.
+ * @return The `klipper.dict` file its dictionary was read from, owned by
+ * @p firmware; NULL unless the origin is KFLASH_DICTIONARY_FILE.
+ */
+const char *
+kflash_firmware_get_dictionary_path(const struct kflash_firmware *firmware);
+
+/**
+ * Check that a firmware is for a board: its dictionary must name the
+ * board's MCU (kflash_mcu_matches()). A firmware without a dictionary
+ * passes, since there is nothing to check.
+ *
+ * @param ctx The context.
+ * @param firmware The firmware.
+ * @param board The board.
+ * @return 0, or KFLASH_ERR_MCU_MISMATCH naming both MCUs and the file.
+ */
+int
+kflash_firmware_check_board(struct kflash_context *ctx,
+			    const struct kflash_firmware *firmware,
+			    const struct kflash_board *board);
+
+/**
+ * Save a copy of the firmware as it was read, under its own file name in
+ * @p dir, with its dictionary (from either origin) as `klipper.dict`
+ * beside it, so that kflash_firmware_load() of the copy finds both. The
+ * directory is created (mode 0700) when missing; files are replaced
+ * atomically, mode 0600.
+ *
+ * @param ctx The context.
+ * @param firmware The firmware.
+ * @param dir The directory.
+ * @param flags 0 (no flags are defined yet).
+ * @return 0; KFLASH_ERR_INVALID; or the error of the directory or a file
+ * (KFLASH_ERR_PERMISSION, KFLASH_ERR_IO, ...), which names it.
+ */
+int
+kflash_firmware_save(struct kflash_context *ctx,
+		     const struct kflash_firmware *firmware,
+		     const char *dir,
+		     unsigned int flags);
 
 /**
  * @return The SHA-256 of the image as 64 lower-case hex digits, owned by

@@ -63,8 +63,13 @@ kflash_flash_ref(struct kflash_flash *flash);
 struct kflash_flash *
 kflash_flash_unref(struct kflash_flash *flash);
 
-/** @return The method used last: "katapult", "make" or "sdcard"; NULL if none ran. */
-const char *
+/**
+ * @param flash An outcome.
+ * @return The method that ran last (KFLASH_METHOD_KATAPULT,
+ * KFLASH_METHOD_MAKE or KFLASH_METHOD_SDCARD: Katapult, then `make flash`
+ * when the board turned out to have no Katapult), or KFLASH_METHOD_NONE.
+ */
+int
 kflash_flash_get_method(const struct kflash_flash *flash);
 
 /** @return How long the flash took, in milliseconds. */

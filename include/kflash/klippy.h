@@ -65,11 +65,38 @@ kflash_klippy_unref(struct kflash_klippy *klippy);
 int
 kflash_klippy_query_info(struct kflash_klippy *klippy);
 
+/** Klipper's own state, as its "info" request reports it. */
+enum kflash_klipper_state {
+	/** Not known: not asked yet, no answer, or a word this library does not know. */
+	KFLASH_KLIPPER_UNKNOWN = 0,
+	/** Klipper's service was not running, so there was nothing to ask. */
+	KFLASH_KLIPPER_NOT_RUNNING = 1,
+	/** "ready": configured, every MCU connected. */
+	KFLASH_KLIPPER_READY = 2,
+	/** "startup": still starting. */
+	KFLASH_KLIPPER_STARTUP = 3,
+	/** "shutdown": stopped after an error; needs a FIRMWARE_RESTART. */
+	KFLASH_KLIPPER_SHUTDOWN = 4,
+	/** "error": could not start, for example an MCU protocol error. */
+	KFLASH_KLIPPER_ERROR = 5,
+};
+
 /**
- * @return Klipper's state after kflash_klippy_query_info(): "ready",
- * "startup", "shutdown" or "error"; NULL before. Owned by @p klippy.
+ * @param state A value of enum kflash_klipper_state.
+ * @return "unknown", "not-running", "ready", "startup", "shutdown" or
+ * "error" (static); "unknown" for other values.
  */
 const char *
+kflash_klipper_state_name(int state);
+
+/**
+ * @param klippy A connection.
+ * @return Klipper's state after kflash_klippy_query_info(), a value of
+ * enum kflash_klipper_state; KFLASH_KLIPPER_UNKNOWN before, or for a state
+ * word this library does not know (kflash_klippy_get_state_message() then
+ * still says what Klipper said).
+ */
+int
 kflash_klippy_get_state(const struct kflash_klippy *klippy);
 
 /** @return Klipper's state message (why it is not ready), or NULL. */
@@ -89,12 +116,39 @@ kflash_klippy_get_software_version(const struct kflash_klippy *klippy);
 int
 kflash_klippy_query_status(struct kflash_klippy *klippy);
 
+/** The print job's state (Klipper's print_stats.state). */
+enum kflash_print_state {
+	/** Not known: not asked yet, or a word this library does not know. */
+	KFLASH_PRINT_UNKNOWN = 0,
+	/** "standby": no job. */
+	KFLASH_PRINT_STANDBY = 1,
+	/** "printing". */
+	KFLASH_PRINT_PRINTING = 2,
+	/** "paused": a job waits to be resumed. */
+	KFLASH_PRINT_PAUSED = 3,
+	/** "complete": the last job finished. */
+	KFLASH_PRINT_COMPLETE = 4,
+	/** "cancelled": the last job was cancelled. */
+	KFLASH_PRINT_CANCELLED = 5,
+	/** "error": the last job failed. */
+	KFLASH_PRINT_ERROR = 6,
+};
+
 /**
- * @return The print state after kflash_klippy_query_status(): "standby",
- * "printing", "paused", "complete", "cancelled" or "error"; NULL when not
- * known.
+ * @param state A value of enum kflash_print_state.
+ * @return "unknown", "standby", "printing", "paused", "complete",
+ * "cancelled" or "error" (static); "unknown" for other values.
  */
 const char *
+kflash_print_state_name(int state);
+
+/**
+ * @param klippy A connection.
+ * @return The print state after kflash_klippy_query_status(), a value of
+ * enum kflash_print_state; KFLASH_PRINT_UNKNOWN before, or when Klipper
+ * has no print_stats.
+ */
+int
 kflash_klippy_get_print_state(const struct kflash_klippy *klippy);
 
 /** @return The number of MCUs after kflash_klippy_query_status(). */
@@ -113,17 +167,52 @@ kflash_klippy_get_mcu_version(const struct kflash_klippy *klippy, size_t index);
 const char *
 kflash_klippy_get_mcu_type(const struct kflash_klippy *klippy, size_t index);
 
+/** What the print gate found (kflash_klippy_check_idle()). */
+enum kflash_gate {
+	/** Klipper answered and is not printing: it may be stopped. */
+	KFLASH_GATE_IDLE = 1,
+	/** Klipper's service is not active and nothing answers: there is nothing to stop. */
+	KFLASH_GATE_NOT_RUNNING = 2,
+	/** The printer prints or is paused, and the caller forced the gate open. */
+	KFLASH_GATE_FORCED_PRINTING = 3,
+	/**
+	 * Klipper's service is active (or its state cannot be asked), but its
+	 * API socket cannot be reached, and the caller forced the gate open:
+	 * whether it prints, and later whether it is ready, cannot be told.
+	 */
+	KFLASH_GATE_FORCED_UNREACHABLE = 4,
+};
+
 /**
- * The print gate: refuse while the printer prints or is paused.
+ * @param gate A value of enum kflash_gate.
+ * @return "idle", "not-running", "forced-printing" or
+ * "forced-unreachable" (static); "unknown" for other values.
+ */
+const char *
+kflash_gate_name(int gate);
+
+/**
+ * The print gate: may Klipper be stopped now? It asks Klipper's API socket
+ * (kflash_context_get_klippy_socket()) for the print state. When nothing
+ * answers there, it asks the state of Klipper's service
+ * (kflash_context_get_service()): a service that is not active means
+ * Klipper is not running; an active one (or one whose state cannot be
+ * asked) with an API socket out of reach means the print state cannot be
+ * told, and the gate stays shut, since a printer could be stopped in the
+ * middle of a print.
  *
  * @param ctx The context.
- * @param force Nonzero to go on anyway (with a warning).
- * @return 0 (also when Klipper is not running, which is noted as an info
- * event); KFLASH_ERR_PRINTING (the message says what the printer does and
- * that --force overrides); or a query error.
+ * @param force Nonzero to open the gate anyway (with a warning).
+ * @param[out] gate What was found, a value of enum kflash_gate; may be
+ * NULL. Set on success only.
+ * @return 0; KFLASH_ERR_PRINTING (the message says what the printer does;
+ * the hint is KFLASH_HINT_FORCE); KFLASH_ERR_NOT_FOUND when Klipper's
+ * service is active but its API socket cannot be reached (the message
+ * names the socket; the hint is KFLASH_HINT_SET_KLIPPY_SOCKET); or a query
+ * error (KFLASH_ERR_TIMEOUT, KFLASH_ERR_PROTOCOL, ...).
  */
 int
-kflash_klippy_check_idle(struct kflash_context *ctx, int force);
+kflash_klippy_check_idle(struct kflash_context *ctx, int force, int *gate);
 
 /**
  * Wait until Klipper reports "ready", polling its state with a bound; for
@@ -163,7 +252,7 @@ enum kflash_version_order {
  * when either is NULL.
  */
 int
-kflash_version_compare(const char *a, const char *b);
+kflash_klipper_version_compare(const char *a, const char *b);
 
 /** @} */
 

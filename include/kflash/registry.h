@@ -40,6 +40,8 @@ struct kflash_registry;
 
 /** How a board is flashed. */
 enum kflash_method {
+	/** No method: none ran (a result only, never a board's method). */
+	KFLASH_METHOD_NONE = -1,
 	/** Katapult when the board has it, `make flash` otherwise. */
 	KFLASH_METHOD_AUTO = 0,
 	/** Katapult only. */
@@ -52,7 +54,8 @@ enum kflash_method {
 
 /**
  * @param method A value of enum kflash_method.
- * @return "auto", "katapult", "make" or "sdcard"; NULL for other values.
+ * @return "none", "auto", "katapult", "make" or "sdcard" (static); NULL for
+ * other values.
  */
 const char *
 kflash_method_name(enum kflash_method method);
@@ -60,7 +63,8 @@ kflash_method_name(enum kflash_method method);
 /**
  * @param name "auto", "katapult", "make" or "sdcard".
  * @param[out] method The method.
- * @return 0, or KFLASH_ERR_INVALID for another name.
+ * @return 0, or KFLASH_ERR_INVALID for another name (also "none", which
+ * is no board's method).
  */
 int
 kflash_method_from_name(const char *name, enum kflash_method *method);
@@ -117,16 +121,30 @@ kflash_board_unref(struct kflash_board *board);
 const char *
 kflash_board_get_name(const struct kflash_board *board);
 
+/** Where Klipper's host MCU (the `klipper-mcu` service) makes its pty. */
+#define KFLASH_HOST_MCU_SERIAL_PATH "/tmp/klipper_host_mcu"
+
 /**
  * Set the board's MCU as Klipper names it (`CONFIG_MCU`), for example
  * "stm32f446xx", "rp2040" or "linux". Required for a board in the
- * registry. Letters, digits, '_' and '-' only.
+ * registry. Letters, digits, '_' and '-' only. A board that becomes the
+ * host MCU ("linux") without a serial path gets
+ * KFLASH_HOST_MCU_SERIAL_PATH.
  */
 int
 kflash_board_set_mcu(struct kflash_board *board, const char *mcu);
 /** @return The MCU, or NULL. */
 const char *
 kflash_board_get_mcu(const struct kflash_board *board);
+
+/**
+ * @param board A board.
+ * @return 1 when the board is Klipper's host MCU, the Linux process (MCU
+ * "linux"): no device, always flashed with Klipper's `make flash`, with
+ * the `klipper-mcu` unit stopped beside Klipper's; else 0.
+ */
+int
+kflash_board_is_host_mcu(const struct kflash_board *board);
 
 /**
  * Set the board's serial path: any path to a tty, for example a
@@ -300,6 +318,21 @@ kflash_registry_get_board(const struct kflash_registry *registry, size_t index);
  */
 struct kflash_board *
 kflash_registry_find_board(const struct kflash_registry *registry, const char *name);
+
+/**
+ * A free board name for a new board, made from @p hint (an MCU name: the
+ * name of "stm32f446xx" is "stm32f446", then "stm32f446-2", ...). The name
+ * is valid (kflash_board_name_is_valid()), used by no board of the
+ * snapshot, and not handed out before by this snapshot, so that several
+ * new boards get several names.
+ *
+ * @param registry A snapshot.
+ * @param hint What the name is made from, or NULL ("board").
+ * @return The name, owned by @p registry and valid as long as it is; NULL
+ * when memory runs out.
+ */
+const char *
+kflash_registry_suggest_name(struct kflash_registry *registry, const char *hint);
 
 /** @} */
 

@@ -64,19 +64,53 @@ kflash_context_set_service_query_func(struct kflash_context *ctx,
 				      kflash_service_query_func fn,
 				      void *user_data);
 
+/** The state of a unit, as systemd names it. */
+enum kflash_unit_state {
+	/** Not known (systemctl said "unknown", or something this library does not know). */
+	KFLASH_UNIT_UNKNOWN = 0,
+	/** "active": it runs. */
+	KFLASH_UNIT_ACTIVE = 1,
+	/** "inactive": it does not run. */
+	KFLASH_UNIT_INACTIVE = 2,
+	/** "failed": it does not run, after a failure. */
+	KFLASH_UNIT_FAILED = 3,
+	/** "activating": it is starting. */
+	KFLASH_UNIT_ACTIVATING = 4,
+	/** "deactivating": it is stopping. */
+	KFLASH_UNIT_DEACTIVATING = 5,
+	/** "reloading": it runs and reloads its configuration. */
+	KFLASH_UNIT_RELOADING = 6,
+};
+
 /**
- * The state of a unit, as systemctl names it.
+ * @param state A value of enum kflash_unit_state.
+ * @return systemd's word: "unknown", "active", "inactive", "failed",
+ * "activating", "deactivating" or "reloading" (static); "unknown" for other
+ * values.
+ */
+const char *
+kflash_unit_state_name(int state);
+
+/**
+ * @param state A value of enum kflash_unit_state.
+ * @return 1 when a unit in @p state runs or is about to (active,
+ * activating, reloading), so that it needs a stop; else 0.
+ */
+int
+kflash_unit_state_is_running(int state);
+
+/**
+ * The state of a unit.
  *
  * @param ctx The context.
  * @param unit The unit, for example "klipper".
- * @param[out] state "active", "inactive", "failed", "activating",
- * "deactivating", "reloading" or "unknown" (static strings); with an
- * injected query function, "active" or "inactive".
+ * @param[out] state A value of enum kflash_unit_state; with an injected
+ * query function, KFLASH_UNIT_ACTIVE or KFLASH_UNIT_INACTIVE.
  * @return 0, KFLASH_ERR_INVALID for a unit name that is not one, or
  * KFLASH_ERR_SERVICE when the state cannot be asked.
  */
 int
-kflash_service_get_state(struct kflash_context *ctx, const char *unit, const char **state);
+kflash_service_get_state(struct kflash_context *ctx, const char *unit, int *state);
 
 /**
  * Stop a unit, without any guard: for manual use (`kflash service stop`).
@@ -90,6 +124,19 @@ kflash_service_stop(struct kflash_context *ctx, const char *unit);
 /** Start a unit; as kflash_service_stop(). */
 int
 kflash_service_start(struct kflash_context *ctx, const char *unit);
+
+/**
+ * Check that this process may run @p program through `sudo -n`, without a
+ * password (always true as root), for example Klipper's
+ * `scripts/flash-linux.sh`, which its `make flash` of the host MCU runs.
+ *
+ * @param ctx The context.
+ * @param program The program's absolute path.
+ * @return 0, or KFLASH_ERR_PERMISSION with the sudoers line to add in the
+ * message; KFLASH_ERR_CANCELLED.
+ */
+int
+kflash_service_check_sudo(struct kflash_context *ctx, const char *program);
 
 /** The guard (opaque, reference counted). */
 struct kflash_service_guard;

@@ -18,7 +18,7 @@ extern "C" {
  * Klipper version (`git describe` in the Klipper dir) with each board's
  * last flash, and, when Klipper runs, with the `mcu_version` every MCU
  * reports (an MCU is linked to a board by the board's `klipper_mcu`).
- * Versions are compared with kflash_version_compare(): the `-dirty` and
+ * Versions are compared with kflash_klipper_version_compare(): the `-dirty` and
  * date-host build suffixes are not flagged. The status only reads: it
  * never waits for a running update.
  * @{
@@ -44,15 +44,21 @@ kflash_status_ref(struct kflash_status *status);
 struct kflash_status *
 kflash_status_unref(struct kflash_status *status);
 
-/** @return The host's Klipper version, "?" when it cannot be told. */
+/**
+ * @param status A status.
+ * @return The host's Klipper version (git describe in the Klipper dir, or
+ * the running Klipper's own), owned by @p status; NULL when it cannot be
+ * told (then no board is judged against it).
+ */
 const char *
 kflash_status_get_host_version(const struct kflash_status *status);
 
 /**
- * @return Klipper's state ("ready", "startup", "shutdown", "error") when it
- * runs and answered, else NULL.
+ * @param status A status.
+ * @return Klipper's state when it runs and answered, a value of enum
+ * kflash_klipper_state; KFLASH_KLIPPER_UNKNOWN when it does not run.
  */
-const char *
+int
 kflash_status_get_klipper_state(const struct kflash_status *status);
 
 /** @return 1 when anything needs a reflash: a board or a live MCU. */
@@ -99,14 +105,50 @@ kflash_status_get_board_live_version(const struct kflash_status *status, size_t 
 int
 kflash_status_get_board_needs_reflash(const struct kflash_status *status, size_t index);
 
+/** Why a board needs a reflash. */
+enum kflash_reflash_reason {
+	/** It needs none. */
+	KFLASH_REFLASH_NONE = 0,
+	/** Its MCU runs an older version than the host's. */
+	KFLASH_REFLASH_LIVE_OLDER = 1,
+	/** Its MCU runs another version than the host's, which cannot be ordered. */
+	KFLASH_REFLASH_LIVE_DIFFERENT = 2,
+	/** Its last flash is older than the host's version (Klipper does not report it). */
+	KFLASH_REFLASH_FLASH_OLDER = 3,
+	/** Its last flash is another version, which cannot be ordered. */
+	KFLASH_REFLASH_FLASH_DIFFERENT = 4,
+	/** It was never flashed by libkflash, and Klipper does not report it. */
+	KFLASH_REFLASH_NEVER_FLASHED = 5,
+	/** Its last flash failed. */
+	KFLASH_REFLASH_FLASH_FAILED = 6,
+};
+
 /**
- * @return Why the board needs a reflash: "live version is older than the
- * host", "live version differs from the host", "last flash is older than
- * the host", "never flashed by kflash", "last flash failed"; NULL when it
- * does not.
+ * @param reason A value of enum kflash_reflash_reason.
+ * @return "none", "live-older", "live-different", "flash-older",
+ * "flash-different", "never-flashed" or "flash-failed" (static); "none"
+ * for other values.
  */
 const char *
+kflash_reflash_reason_name(int reason);
+
+/**
+ * @param status A status.
+ * @param index The board's index.
+ * @return Why the board needs a reflash, a value of enum
+ * kflash_reflash_reason (KFLASH_REFLASH_NONE when it does not).
+ */
+int
 kflash_status_get_board_reason(const struct kflash_status *status, size_t index);
+
+/**
+ * @param status A status.
+ * @param index The board's index.
+ * @return The reason in a sentence, with the versions compared, owned by
+ * @p status; NULL when the board needs no reflash.
+ */
+const char *
+kflash_status_get_board_message(const struct kflash_status *status, size_t index);
 
 /** @} */
 

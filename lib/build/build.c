@@ -7,9 +7,8 @@
 #include <json-c/json.h>
 #include <string.h>
 
-#include "build-private.h"
 #include "internal/fs.h"
-#include "internal/klipper.h"
+#include "klipper/klipper.h"
 #include "libkflash-private.h"
 #include "util/sha256.h"
 
@@ -119,9 +118,14 @@ fingerprint(struct kflash_context *ctx, const struct kflash_config *c, char out[
 	r = kf_fs_read_file(ctx, kflash_config_get_path(c), 1024 * 1024, 0, &text, &len);
 	if (r < 0)
 		return r;
-	*version = kf_klipper_version(ctx);
+	r = kf_klipper_version(ctx, version);
+	if (r < 0)
+		return r;
+	/* A tree without git: every build is the same "unknown" version. */
+	if (!*version && !(*version = kf_strdup("unknown")))
+		return kf_error(ctx, KFLASH_ERR_NO_MEMORY, "out of memory");
 	compiler = compiler_version(ctx, c);
-	if (!*version || !compiler)
+	if (!compiler)
 		return kf_check_cancel(ctx) < 0
 			       ? KFLASH_ERR_CANCELLED
 			       : kf_error(ctx, KFLASH_ERR_NO_MEMORY, "out of memory");
@@ -222,12 +226,27 @@ find_artifact(const char *out)
 	return NULL;
 }
 
-char *
-kf_build_last_artifact(struct kflash_context *ctx, const char *name)
+KFLASH_EXPORT int
+kflash_build_load_last(struct kflash_context *ctx,
+		       const struct kflash_board *board,
+		       struct kflash_firmware **ret)
 {
-	_cleanup_free_ char *out = kf_board_build_dir(ctx, name);
+	const char *name = kflash_board_get_name(board);
+	_cleanup_free_ char *out = NULL, *artifact = NULL;
 
-	return out ? find_artifact(out) : NULL;
+	if (!ret || !board)
+		return kf_error(ctx, KFLASH_ERR_INVALID, "kflash_build_load_last needs a board");
+	*ret = NULL;
+	out = kf_board_build_dir(ctx, name);
+	if (!out)
+		return kf_error(ctx, KFLASH_ERR_NO_MEMORY, "out of memory");
+	artifact = find_artifact(out);
+	if (!artifact)
+		return kf_error_hint(ctx, KFLASH_ERR_NOT_FOUND, KFLASH_HINT_BUILD, name,
+				     "board %s has never been built, so there is no last build "
+				     "in %s to flash",
+				     name, out);
+	return kflash_firmware_load(ctx, artifact, ret);
 }
 
 /* Read the artifact and check what it was built for. */
@@ -241,11 +260,11 @@ check_artifact(struct kflash_context *ctx, const struct kflash_board *board, str
 		return r;
 	have = kflash_firmware_get_mcu(b->firmware);
 	if (!have)
-		return kf_error(
-			ctx, KFLASH_ERR_BUILD,
-			"%s has no Klipper data dictionary (klipper.dict), so its MCU cannot "
-			"be checked; build it again with --clean",
-			b->artifact);
+		return kf_error_hint(ctx, KFLASH_ERR_BUILD, KFLASH_HINT_CLEAN_BUILD,
+				     kflash_board_get_name(board),
+				     "%s has no Klipper data dictionary (klipper.dict), so its MCU "
+				     "cannot be checked; build it again from scratch",
+				     b->artifact);
 	if (!kflash_mcu_matches(want, have))
 		return kf_error(ctx, KFLASH_ERR_MCU_MISMATCH,
 				"board %s is a %s, but the firmware built in %s is for a %s",

@@ -4,7 +4,7 @@
 #include <unistd.h>
 
 #include "internal/fs.h"
-#include "internal/klipper.h"
+#include "klipper/klipper.h"
 #include "libkflash-private.h"
 
 static int
@@ -16,15 +16,17 @@ check_mcu(struct kflash_context *ctx,
 	const char *have = kflash_config_get_mcu(c);
 
 	if (!have)
-		return kf_error(ctx, KFLASH_ERR_CORRUPT,
-				"%s names no MCU (no CONFIG_MCU); run kflash config %s to fix it",
-				kflash_config_get_path(c), kflash_board_get_name(board));
+		return kf_error_hint(ctx, KFLASH_ERR_CORRUPT, KFLASH_HINT_CONFIGURE_BOARD,
+				     kflash_board_get_name(board),
+				     "%s names no MCU (no CONFIG_MCU); configure the board again",
+				     kflash_config_get_path(c));
 	if (want && !kflash_mcu_matches(want, have))
-		return kf_error(ctx, KFLASH_ERR_MCU_MISMATCH,
-				"board %s is a %s, but %s is for a %s; choose the board's MCU "
-				"in kflash config %s, or fix the board with kflash add",
-				kflash_board_get_name(board), want, kflash_config_get_path(c), have,
-				kflash_board_get_name(board));
+		return kf_error_hint(ctx, KFLASH_ERR_MCU_MISMATCH, KFLASH_HINT_CONFIGURE_BOARD,
+				     kflash_board_get_name(board),
+				     "board %s is a %s, but %s is for a %s; choose the board's MCU "
+				     "in its config, or correct the board's MCU",
+				     kflash_board_get_name(board), want, kflash_config_get_path(c),
+				     have);
 	return 0;
 }
 
@@ -44,11 +46,11 @@ kflash_board_config_load(struct kflash_context *ctx,
 	if (!path)
 		return kf_error(ctx, KFLASH_ERR_NO_MEMORY, "out of memory");
 	if (kf_fs_exists(path) == 0)
-		return kf_error(ctx, KFLASH_ERR_NOT_FOUND,
-				"board %s has no Klipper config yet (%s); create it with "
-				"kflash config %s, or seed it with kflash config %s --from FILE",
-				kflash_board_get_name(board), path, kflash_board_get_name(board),
-				kflash_board_get_name(board));
+		return kf_error_hint(ctx, KFLASH_ERR_NOT_FOUND, KFLASH_HINT_CONFIGURE_BOARD,
+				     kflash_board_get_name(board),
+				     "board %s has no Klipper config yet (%s); create it with "
+				     "Klipper's menuconfig, or seed it from a .config file",
+				     kflash_board_get_name(board), path);
 	r = kflash_config_load(ctx, path, &c);
 	if (r == 0)
 		r = check_mcu(ctx, board, c);
@@ -159,12 +161,12 @@ kflash_board_config_menuconfig(struct kflash_context *ctx, const struct kflash_b
 	if (!board)
 		return kf_error(ctx, KFLASH_ERR_INVALID, "no board given");
 	if (!isatty(STDIN_FILENO))
-		return kf_error(ctx, KFLASH_ERR_NOT_TTY,
-				"Klipper's menuconfig for board %s needs a terminal; without one, "
-				"seed the config from a file (kflash config %s --from FILE) or "
-				"refresh it (kflash config %s --refresh)",
-				kflash_board_get_name(board), kflash_board_get_name(board),
-				kflash_board_get_name(board));
+		return kf_error_hint(ctx, KFLASH_ERR_NOT_TTY, KFLASH_HINT_CONFIGURE_BOARD,
+				     kflash_board_get_name(board),
+				     "Klipper's menuconfig for board %s needs a terminal; without "
+				     "one, seed the config from a .config file, or refresh the one "
+				     "it has",
+				     kflash_board_get_name(board));
 	return run_kconfig(ctx, board, "menuconfig", true);
 }
 

@@ -143,7 +143,7 @@ kflash_config_load(struct kflash_context *ctx, const char *path, struct kflash_c
 		kflash_config_unref(c);
 		return kf_error(ctx, KFLASH_ERR_CORRUPT,
 				"%s is not a Klipper config (it has no CONFIG_BOARD_DIRECTORY); "
-				"create it with kflash config, which runs Klipper's menuconfig",
+				"make one with Klipper's menuconfig",
 				path);
 	}
 	*ret = c;

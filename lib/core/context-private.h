@@ -38,13 +38,11 @@ struct kflash_context {
 
 	char *last_error;
 	int last_error_code;
+	int last_error_hint;      /* enum kflash_hint */
+	char *last_error_subject; /* what the hint is about, or NULL */
 
 	/* Injected service control (lib/service); NULL means systemctl. */
-	struct {
-		kflash_service_func stop, start;
-		kflash_service_query_func query;
-		void *stop_data, *start_data, *query_data;
-	} service;
+	struct kf_service_ops service;
 
 	struct kf_scope scope;
 };

@@ -147,6 +147,7 @@ kflash_context_unref(struct kflash_context *ctx)
 			close(ctx->cancel_pipe[i]);
 	free(ctx->home);
 	free(ctx->last_error);
+	free(ctx->last_error_subject);
 	free(ctx);
 	return NULL;
 }
@@ -173,12 +174,6 @@ KFLASH_EXPORT enum kflash_event_level
 kflash_context_get_event_level(const struct kflash_context *ctx)
 {
 	return ctx ? ctx->level : KFLASH_LEVEL_INFO;
-}
-
-const char *
-kf_context_home(struct kflash_context *ctx)
-{
-	return ctx->home;
 }
 
 /* An XDG base directory + "kflash", e.g. $XDG_CONFIG_HOME/kflash. */
@@ -389,6 +384,24 @@ KFLASH_EXPORT int
 kflash_context_last_error_code(const struct kflash_context *ctx)
 {
 	return ctx ? ctx->last_error_code : 0;
+}
+
+KFLASH_EXPORT int
+kflash_context_last_error_hint(const struct kflash_context *ctx)
+{
+	return ctx ? ctx->last_error_hint : KFLASH_HINT_NONE;
+}
+
+KFLASH_EXPORT const char *
+kflash_context_last_error_subject(const struct kflash_context *ctx)
+{
+	return ctx ? ctx->last_error_subject : NULL;
+}
+
+struct kf_service_ops *
+kf_context_service_ops(struct kflash_context *ctx)
+{
+	return &ctx->service;
 }
 
 KFLASH_EXPORT const char *

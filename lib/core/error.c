@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "context-private.h"
 
@@ -34,6 +35,40 @@ static const struct error_info errors[] = {
 	{ KFLASH_ERR_NOT_SUPPORTED, "KFLASH_ERR_NOT_SUPPORTED", "Not supported" },
 	{ KFLASH_ERR_NOT_READY, "KFLASH_ERR_NOT_READY", "Klipper is not ready" },
 };
+
+static const char *const hint_names[] = {
+	[KFLASH_HINT_NONE] = "none",
+	[KFLASH_HINT_FORCE] = "force",
+	[KFLASH_HINT_SET_KLIPPY_SOCKET] = "set-klippy-socket",
+	[KFLASH_HINT_SET_KLIPPER_DIR] = "set-klipper-dir",
+	[KFLASH_HINT_SET_DEV_DIR] = "set-dev-dir",
+	[KFLASH_HINT_SET_SERVICE] = "set-service",
+	[KFLASH_HINT_CONFIGURE_BOARD] = "configure-board",
+	[KFLASH_HINT_REFRESH_CONFIG] = "refresh-config",
+	[KFLASH_HINT_EDIT_BOARD] = "edit-board",
+	[KFLASH_HINT_ADD_BOARD] = "add-board",
+	[KFLASH_HINT_LIST_BOARDS] = "list-boards",
+	[KFLASH_HINT_BUILD] = "build",
+	[KFLASH_HINT_CLEAN_BUILD] = "clean-build",
+};
+
+KFLASH_EXPORT const char *
+kflash_hint_name(int hint)
+{
+	return hint >= 0 && (size_t)hint < KF_ARRAY_SIZE(hint_names) && hint_names[hint]
+		       ? hint_names[hint]
+		       : "none";
+}
+
+void
+kf_set_hint(struct kflash_context *ctx, int hint, const char *subject)
+{
+	if (!ctx)
+		return;
+	free(ctx->last_error_subject);
+	ctx->last_error_subject = subject ? strdup(subject) : NULL;
+	ctx->last_error_hint = hint;
+}
 
 static const struct error_info *
 lookup(int code)
@@ -121,6 +156,7 @@ record(struct kflash_context *ctx, int code, const char *suffix, const char *fmt
 	}
 	/* On OOM the previous message stays; the code still tells the class. */
 	ctx->last_error_code = code;
+	kf_set_hint(ctx, KFLASH_HINT_NONE, NULL);
 	kf_debug(ctx, "error %s: %s", kflash_error_name(code), ctx->last_error);
 	return code;
 }
@@ -133,6 +169,19 @@ kf_error(struct kflash_context *ctx, int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	code = record(ctx, code, NULL, fmt, ap);
 	va_end(ap);
+	return code;
+}
+
+int
+kf_error_hint(
+	struct kflash_context *ctx, int code, int hint, const char *subject, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	code = record(ctx, code, NULL, fmt, ap);
+	va_end(ap);
+	kf_set_hint(ctx, hint, subject);
 	return code;
 }
 

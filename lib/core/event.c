@@ -122,6 +122,12 @@ kf_scope_enter(struct kflash_context *ctx, enum kflash_phase phase, const char *
 	return previous;
 }
 
+struct kf_scope
+kf_scope_current(const struct kflash_context *ctx)
+{
+	return ctx->scope;
+}
+
 void
 kf_scope_leave(struct kflash_context *ctx, struct kf_scope previous)
 {

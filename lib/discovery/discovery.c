@@ -221,10 +221,32 @@ kflash_discovery_find_board(struct kflash_discovery *discovery,
 		return find_by_serial(discovery, name, serial, ret);
 	if (path)
 		return find_by_path(discovery, name, path, ret);
-	return kf_error(discovery->ctx, KFLASH_ERR_INVALID,
-			"board %s has neither a USB serial number nor a serial path, so it "
-			"cannot be found; register it again with kflash add --serial PATH",
-			name);
+	return kf_error_hint(discovery->ctx, KFLASH_ERR_INVALID, KFLASH_HINT_EDIT_BOARD, name,
+			     "board %s has neither a USB serial number nor a serial path, so it "
+			     "cannot be found; set its serial path",
+			     name);
+}
+
+KFLASH_EXPORT struct kflash_board *
+kflash_discovery_find_device_board(struct kflash_discovery *discovery,
+				   const struct kflash_registry *registry,
+				   const struct kflash_device *device)
+{
+	for (size_t i = 0; device && i < kflash_registry_get_board_count(registry); i++) {
+		struct kflash_board *b = kflash_registry_get_board(registry, i);
+		struct kflash_device *found = NULL;
+		bool same;
+
+		/* Quietly: a board that is not plugged in is no error here. */
+		if (kflash_discovery_find_board(discovery, b, &found) < 0)
+			continue;
+		same = found == device ||
+		       kf_streq(kflash_device_get_path(found), kflash_device_get_path(device));
+		kflash_device_unref(found);
+		if (same)
+			return b;
+	}
+	return NULL;
 }
 
 KFLASH_EXPORT int

@@ -222,9 +222,9 @@ kf_discovery_scan_udev(struct kflash_context *ctx, struct kf_device_list *list)
 	int r;
 
 	if (!udev)
-		return kf_error(ctx, KFLASH_ERR_IO,
-				"cannot use udev to find boards; set a device dir (--dev-dir) to "
-				"look for links there instead");
+		return kf_error_hint(ctx, KFLASH_ERR_IO, KFLASH_HINT_SET_DEV_DIR, NULL,
+				     "cannot use udev to find boards; set a device dir to look for "
+				     "links there instead");
 	r = each_device(udev, "tty", visit_tty, list);
 	if (r == 0)
 		r = each_device(udev, "usb", visit_usb, list);

@@ -19,7 +19,11 @@ struct kflash_firmware {
 	char *path;
 	char *data;
 	size_t size;
-	char *mcu, *version, *dict_source;
+	char *mcu, *version;
+	int dict_origin; /* enum kflash_dictionary_origin */
+	char *dict_path; /* the klipper.dict read, for KFLASH_DICTIONARY_FILE */
+	char *dict_text; /* the dictionary's JSON, from either origin */
+	size_t dict_len;
 	char sha256[65];
 };
 
@@ -40,7 +44,8 @@ kflash_firmware_unref(struct kflash_firmware *fw)
 	free(fw->data);
 	free(fw->mcu);
 	free(fw->version);
-	free(fw->dict_source);
+	free(fw->dict_path);
+	free(fw->dict_text);
 	free(fw);
 	return NULL;
 }
@@ -64,9 +69,9 @@ take_dictionary(struct kflash_firmware *fw, struct json_object *dict)
 	return true;
 }
 
-/* Inflate a zlib stream at @p (at most @len bytes in) into a dictionary. */
+/* Inflate a zlib stream at @p (at most @len bytes in) into a dictionary; *@text gets its JSON. */
 static struct json_object *
-inflate_dictionary(const unsigned char *p, size_t len)
+inflate_dictionary(const unsigned char *p, size_t len, char **text, size_t *text_len)
 {
 	_cleanup_free_ char *out = NULL;
 	struct json_object *dict = NULL;
@@ -98,6 +103,10 @@ inflate_dictionary(const unsigned char *p, size_t len)
 		out[z.total_out] = '\0';
 		dict = json_tokener_parse(out);
 	}
+	if (dict) {
+		*text_len = z.total_out;
+		*text = kf_steal(&out);
+	}
 	inflateEnd(&z);
 	return dict;
 }
@@ -109,15 +118,19 @@ find_embedded(struct kflash_firmware *fw)
 	const unsigned char *d = (const unsigned char *)fw->data;
 
 	for (size_t i = 0; i + 2 < fw->size; i++) {
+		_cleanup_free_ char *text = NULL;
 		struct json_object *dict;
+		size_t len = 0;
 
 		/* A zlib header: CM 8, and the check bits of FCHECK. */
 		if ((d[i] & 0x0f) != 8 || (d[i] >> 4) > 7 || ((d[i] << 8) | d[i + 1]) % 31 != 0 ||
 		    d[i + 2] == 0)
 			continue;
-		dict = inflate_dictionary(d + i, fw->size - i);
+		dict = inflate_dictionary(d + i, fw->size - i, &text, &len);
 		if (dict && take_dictionary(fw, dict)) {
-			fw->dict_source = strdup("embedded");
+			fw->dict_origin = KFLASH_DICTIONARY_EMBEDDED;
+			fw->dict_text = kf_steal(&text);
+			fw->dict_len = len;
 			json_object_put(dict);
 			return;
 		}
@@ -130,9 +143,10 @@ read_dict_file(struct kflash_context *ctx, struct kflash_firmware *fw, const cha
 {
 	_cleanup_free_ char *text = NULL;
 	struct json_object *dict;
+	size_t len;
 	int r;
 
-	r = kf_fs_read_file(ctx, dict_path, DICT_MAX, 0, &text, NULL);
+	r = kf_fs_read_file(ctx, dict_path, DICT_MAX, 0, &text, &len);
 	if (r < 0)
 		return r;
 	dict = json_tokener_parse(text);
@@ -144,8 +158,11 @@ read_dict_file(struct kflash_context *ctx, struct kflash_firmware *fw, const cha
 				dict_path);
 	}
 	json_object_put(dict);
-	fw->dict_source = strdup(dict_path);
-	return 0;
+	fw->dict_origin = KFLASH_DICTIONARY_FILE;
+	fw->dict_path = strdup(dict_path);
+	fw->dict_text = kf_steal(&text);
+	fw->dict_len = len;
+	return fw->dict_path ? 0 : kf_error(ctx, KFLASH_ERR_NO_MEMORY, "out of memory");
 }
 
 KFLASH_EXPORT int
@@ -188,7 +205,7 @@ kflash_firmware_load(struct kflash_context *ctx, const char *path, struct kflash
 	kf_sha256_hex(&sha, fw->sha256);
 	kf_debug(ctx, "firmware %s: %zu bytes, MCU %s, version %s (dictionary: %s)", path, fw->size,
 		 fw->mcu ? fw->mcu : "unknown", fw->version ? fw->version : "unknown",
-		 fw->dict_source ? fw->dict_source : "none");
+		 fw->dict_path ? fw->dict_path : kflash_dictionary_origin_name(fw->dict_origin));
 	*ret = fw;
 	return 0;
 }
@@ -223,10 +240,82 @@ kflash_firmware_get_version(const struct kflash_firmware *fw)
 	return fw ? fw->version : NULL;
 }
 
+static const char *const origin_names[] = {
+	[KFLASH_DICTIONARY_NONE] = "none",
+	[KFLASH_DICTIONARY_FILE] = "file",
+	[KFLASH_DICTIONARY_EMBEDDED] = "embedded",
+};
+
 KFLASH_EXPORT const char *
-kflash_firmware_get_dictionary_source(const struct kflash_firmware *fw)
+kflash_dictionary_origin_name(int origin)
 {
-	return fw ? fw->dict_source : NULL;
+	return origin >= 0 && (size_t)origin < KF_ARRAY_SIZE(origin_names) ? origin_names[origin]
+									   : "none";
+}
+
+KFLASH_EXPORT int
+kflash_firmware_get_dictionary_origin(const struct kflash_firmware *fw)
+{
+	return fw ? fw->dict_origin : KFLASH_DICTIONARY_NONE;
+}
+
+KFLASH_EXPORT const char *
+kflash_firmware_get_dictionary_path(const struct kflash_firmware *fw)
+{
+	return fw ? fw->dict_path : NULL;
+}
+
+KFLASH_EXPORT int
+kflash_firmware_check_board(struct kflash_context *ctx,
+			    const struct kflash_firmware *fw,
+			    const struct kflash_board *board)
+{
+	if (!fw || !board)
+		return kf_error(ctx, KFLASH_ERR_INVALID,
+				"kflash_firmware_check_board needs a firmware and a board");
+	if (fw->mcu && !kflash_mcu_matches(fw->mcu, kflash_board_get_mcu(board)))
+		return kf_error(ctx, KFLASH_ERR_MCU_MISMATCH,
+				"board %s is a %s, but the firmware %s is for a %s",
+				kflash_board_get_name(board), kflash_board_get_mcu(board), fw->path,
+				fw->mcu);
+	return 0;
+}
+
+/* The last component of @path: all of it when it has no slash. */
+static const char *
+base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? slash + 1 : path;
+}
+
+KFLASH_EXPORT int
+kflash_firmware_save(struct kflash_context *ctx,
+		     const struct kflash_firmware *fw,
+		     const char *dir,
+		     unsigned int flags)
+{
+	_cleanup_free_ char *image = NULL, *dict = NULL;
+	int r;
+
+	if (!fw || !dir || flags)
+		return kf_error(ctx, KFLASH_ERR_INVALID,
+				"kflash_firmware_save needs a firmware, a directory and no flags");
+	if (!*base_name(fw->path))
+		return kf_error(ctx, KFLASH_ERR_INVALID, "the firmware path %s names no file",
+				fw->path);
+	image = kf_path_join(dir, base_name(fw->path));
+	dict = kf_path_join(dir, "klipper.dict");
+	if (!image || !dict)
+		return kf_error(ctx, KFLASH_ERR_NO_MEMORY, "out of memory");
+	r = kf_fs_mkdir_p(ctx, dir, 0700);
+	if (r == 0)
+		r = kf_fs_write_atomic(ctx, image, fw->data, fw->size, 0600, 0);
+	/* The dictionary goes beside the image, where kflash_firmware_load() looks. */
+	if (r == 0 && fw->dict_text && strcmp(base_name(fw->path), "klipper.dict") != 0)
+		r = kf_fs_write_atomic(ctx, dict, fw->dict_text, fw->dict_len, 0600, 0);
+	return r;
 }
 
 KFLASH_EXPORT const char *

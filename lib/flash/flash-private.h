@@ -6,7 +6,7 @@
 
 struct kflash_flash {
 	int refcount;
-	const char *method; /* static */
+	enum kflash_method method; /* the one that ran last, or KFLASH_METHOD_NONE */
 	uint64_t duration_ms;
 	bool came_back;
 };
@@ -28,12 +28,6 @@ struct kf_flash_job {
 	 */
 	bool connected;
 };
-
-/* flash.c: a firmware whose dictionary names another MCU than @board's is refused. */
-int
-kf_flash_check_firmware(struct kflash_context *ctx,
-			const struct kflash_board *board,
-			struct kflash_firmware *firmware);
 
 /* katapult.c */
 int

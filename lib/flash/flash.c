@@ -21,10 +21,10 @@ kflash_flash_unref(struct kflash_flash *f)
 	return NULL;
 }
 
-KFLASH_EXPORT const char *
+KFLASH_EXPORT int
 kflash_flash_get_method(const struct kflash_flash *f)
 {
-	return f ? f->method : NULL;
+	return f ? f->method : KFLASH_METHOD_NONE;
 }
 
 KFLASH_EXPORT uint64_t
@@ -67,20 +67,21 @@ run_methods(struct kf_flash_job *job, struct kflash_flash *f)
 	int r;
 
 	/* The Linux process is a program on this host: Klipper installs it. */
-	if (kf_streq(kflash_board_get_mcu(job->board), "linux"))
+	if (kflash_board_is_host_mcu(job->board))
 		method = KFLASH_METHOD_MAKE;
 	switch (method) {
 	case KFLASH_METHOD_MAKE:
-		f->method = "make";
+		f->method = KFLASH_METHOD_MAKE;
 		return kf_flash_make(job);
 	case KFLASH_METHOD_SDCARD:
-		f->method = "sdcard";
+		f->method = KFLASH_METHOD_SDCARD;
 		return kf_flash_sdcard(job);
 	case KFLASH_METHOD_KATAPULT:
 	case KFLASH_METHOD_AUTO:
+	case KFLASH_METHOD_NONE:
 		break;
 	}
-	f->method = "katapult";
+	f->method = KFLASH_METHOD_KATAPULT;
 	r = kf_flash_katapult(job);
 	if (r == 0 || method == KFLASH_METHOD_KATAPULT || job->connected ||
 	    r == KFLASH_ERR_CANCELLED || r == KFLASH_ERR_MCU_MISMATCH || r == KFLASH_ERR_BUSY)
@@ -96,23 +97,8 @@ run_methods(struct kf_flash_job *job, struct kflash_flash *f)
 		if (r < 0)
 			return r;
 	}
-	f->method = "make";
+	f->method = KFLASH_METHOD_MAKE;
 	return kf_flash_make(job);
-}
-
-int
-kf_flash_check_firmware(struct kflash_context *ctx,
-			const struct kflash_board *board,
-			struct kflash_firmware *firmware)
-{
-	const char *mcu = kflash_firmware_get_mcu(firmware);
-
-	if (mcu && !kflash_mcu_matches(mcu, kflash_board_get_mcu(board)))
-		return kf_error(ctx, KFLASH_ERR_MCU_MISMATCH,
-				"board %s is a %s, but the firmware %s is for a %s",
-				kflash_board_get_name(board), kflash_board_get_mcu(board),
-				kflash_firmware_get_path(firmware), mcu);
-	return 0;
 }
 
 static int
@@ -125,7 +111,7 @@ flash(struct kf_flash_job *job, struct kflash_flash *f)
 	if (!kflash_firmware_get_mcu(job->firmware))
 		kf_warn(ctx, "%s has no data dictionary: its MCU cannot be checked before flashing",
 			kflash_firmware_get_path(job->firmware));
-	r = kf_flash_check_firmware(ctx, job->board, job->firmware);
+	r = kflash_firmware_check_board(ctx, job->firmware, job->board);
 	if (r == 0)
 		r = kflash_board_config_load(ctx, job->board, &job->config);
 	if (r == KFLASH_ERR_NOT_FOUND)
@@ -133,7 +119,7 @@ flash(struct kf_flash_job *job, struct kflash_flash *f)
 	if (r < 0)
 		return r;
 	/* Where the board is right now (the Linux process is no device). */
-	if (!kf_streq(kflash_board_get_mcu(job->board), "linux")) {
+	if (!kflash_board_is_host_mcu(job->board)) {
 		r = kflash_discovery_locate(ctx, job->board, &job->device);
 		if (r < 0)
 			return r;
@@ -178,11 +164,13 @@ kflash_flash_board(struct kflash_context *ctx,
 	if (!f)
 		return kf_error(ctx, KFLASH_ERR_NO_MEMORY, "out of memory");
 	f->refcount = 1;
+	f->method = KFLASH_METHOD_NONE;
 	prev = kf_scope_enter(ctx, KFLASH_PHASE_FLASH, kflash_board_get_name(board));
 	r = flash(&job, f);
 	f->duration_ms = kf_now_ms() - start;
 	if (r == 0)
-		kf_info(ctx, "flashed with %s in %.1f s", f->method, (double)f->duration_ms / 1000);
+		kf_info(ctx, "flashed with %s in %.1f s", kflash_method_name(f->method),
+			(double)f->duration_ms / 1000);
 	kf_scope_leave(ctx, prev);
 	kflash_device_unref(job.device);
 	kflash_config_unref(job.config);

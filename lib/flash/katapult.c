@@ -88,13 +88,13 @@ check(struct kf_flash_job *job, struct kflash_katapult *k)
 			kflash_config_get_value(job->config, "CONFIG_FLASH_BOOT_ADDRESS");
 
 		if (want && want != start)
-			return kf_error(
-				ctx, KFLASH_ERR_FLASH,
+			return kf_error_hint(
+				ctx, KFLASH_ERR_FLASH, KFLASH_HINT_CONFIGURE_BOARD, name,
 				"Katapult on board %s starts the application at 0x%08x, but "
 				"its config %s builds it for 0x%08x, so the board could not "
-				"boot; set the bootloader offset to match in kflash config %s "
+				"boot; set the bootloader offset in its config to match "
 				"(nothing was written)",
-				name, start, kflash_config_get_path(job->config), want, name);
+				name, start, kflash_config_get_path(job->config), want);
 		if (flash_size && boot) {
 			unsigned long long end =
 				strtoull(boot, NULL, 0) + strtoull(flash_size, NULL, 0);

@@ -4,7 +4,7 @@
 
 #include "flash-private.h"
 #include "internal/fs.h"
-#include "internal/klipper.h"
+#include "klipper/klipper.h"
 
 int
 kf_flash_make(struct kf_flash_job *job)
@@ -23,10 +23,9 @@ kf_flash_make(struct kf_flash_job *job)
 	};
 
 	if (!job->config)
-		return kf_error(
-			ctx, KFLASH_ERR_NOT_FOUND,
-			"make flash needs board %s's config; create it with kflash config %s", name,
-			name);
+		return kf_error_hint(ctx, KFLASH_ERR_NOT_FOUND, KFLASH_HINT_CONFIGURE_BOARD, name,
+				     "make flash needs board %s's config, and it has none yet",
+				     name);
 	/* A board in a ROM bootloader is named by its USB id, as Klipper's flash_usb.py wants. */
 	if (!job->device)
 		device = NULL;
@@ -47,19 +46,59 @@ kf_flash_make(struct kf_flash_job *job)
 		       : kf_error(ctx, KFLASH_ERR_FLASH, "%s", kflash_context_last_error(ctx));
 }
 
+/*
+ * The firmware and dictionary files for the SD card script: the loaded
+ * ones, or, for a dictionary embedded in the image, copies that have it
+ * beside them.
+ */
+static int
+sdcard_files(struct kf_flash_job *job, char **image, char **dict)
+{
+	struct kflash_context *ctx = job->ctx;
+	const char *name = kflash_board_get_name(job->board);
+	_cleanup_free_ char *state = NULL, *dir = NULL;
+	const char *path = kflash_firmware_get_path(job->firmware);
+	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	int r;
+
+	switch (kflash_firmware_get_dictionary_origin(job->firmware)) {
+	case KFLASH_DICTIONARY_FILE:
+		*image = kf_strdup(path);
+		*dict = kf_strdup(kflash_firmware_get_dictionary_path(job->firmware));
+		break;
+	case KFLASH_DICTIONARY_EMBEDDED:
+		state = kf_board_state_dir(ctx, name);
+		dir = state ? kf_path_join(state, "sdcard") : NULL;
+		if (!dir)
+			return kf_error(ctx, KFLASH_ERR_NO_MEMORY, "out of memory");
+		r = kflash_firmware_save(ctx, job->firmware, dir, 0);
+		if (r < 0)
+			return r;
+		*image = kf_path_join(dir, base);
+		*dict = kf_path_join(dir, "klipper.dict");
+		break;
+	default:
+		return kf_error(ctx, KFLASH_ERR_NOT_FOUND,
+				"Klipper's SD card script needs the firmware's data dictionary, "
+				"and %s has none (no klipper.dict beside it, none embedded)",
+				path);
+	}
+	return *image && *dict ? 0 : kf_error(ctx, KFLASH_ERR_NO_MEMORY, "out of memory");
+}
+
 int
 kf_flash_sdcard(struct kf_flash_job *job)
 {
 	struct kflash_context *ctx = job->ctx;
 	const char *name = kflash_board_get_name(job->board);
-	const char *source = kflash_firmware_get_dictionary_source(job->firmware);
 	_cleanup_free_ char *script =
-		kf_strdup_printf("%s/scripts/flash-sdcard.sh", kflash_context_get_klipper_dir(ctx));
+		kf_path_join(kflash_context_get_klipper_dir(ctx), "scripts/flash-sdcard.sh");
+	_cleanup_free_ char *image = NULL, *dict = NULL;
 	const char *argv[] = { script,
 			       "-f",
-			       kflash_firmware_get_path(job->firmware),
+			       NULL,
 			       "-d",
-			       source,
+			       NULL,
 			       kflash_device_get_path(job->device),
 			       kflash_board_get_sdcard_board(job->board),
 			       NULL };
@@ -74,14 +113,15 @@ kf_flash_sdcard(struct kf_flash_job *job)
 	if (!script)
 		return kf_error(ctx, KFLASH_ERR_NO_MEMORY, "out of memory");
 	if (!argv[6])
-		return kf_error(ctx, KFLASH_ERR_INVALID,
-				"board %s uses the sdcard method but has no SD card board name; "
-				"add it with kflash add ... --sdcard-board NAME",
-				name);
-	if (!source || strcmp(source, "embedded") == 0)
-		return kf_error(ctx, KFLASH_ERR_NOT_FOUND,
-				"the SD card script needs klipper.dict beside %s",
-				kflash_firmware_get_path(job->firmware));
+		return kf_error_hint(ctx, KFLASH_ERR_INVALID, KFLASH_HINT_EDIT_BOARD, name,
+				     "board %s uses the sdcard method but has no SD card board "
+				     "name; set the board's SD card board",
+				     name);
+	r = sdcard_files(job, &image, &dict);
+	if (r < 0)
+		return r;
+	argv[2] = image;
+	argv[4] = dict;
 	kf_info(ctx, "flashing through the SD card with %s", script);
 	r = kf_process_run(ctx, &o, &res);
 	if (r == 0 && res.exit_code != 0)
@@ -89,7 +129,8 @@ kf_flash_sdcard(struct kf_flash_job *job)
 			     "flash-sdcard.sh failed with exit status %d%s%s", res.exit_code,
 			     res.tail ? "; its last lines:\n" : "", res.tail ? res.tail : "");
 	else if (r == KFLASH_ERR_NOT_FOUND)
-		r = kf_error(ctx, KFLASH_ERR_NOT_FOUND, "no %s: is the Klipper dir right?", script);
+		r = kf_error_hint(ctx, KFLASH_ERR_NOT_FOUND, KFLASH_HINT_SET_KLIPPER_DIR, NULL,
+				  "no %s: is the Klipper dir right?", script);
 	kf_process_result_clear(&res);
 	return r;
 }

@@ -4,15 +4,79 @@
 #include <ftw.h>
 #include <libgen.h>
 #include <poll.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 
 #include "fs.h"
+#include "internal/process.h"
 #include "libkflash-private.h"
 
 #define LOCK_POLL_MIN_MS 5
 #define LOCK_POLL_MAX_MS 50
+
+/* The name of user @uid, or its number. */
+static char *
+user_name(uid_t uid)
+{
+	struct passwd pw, *found = NULL;
+	char buf[1024];
+
+	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &found) == 0 && found)
+		return kf_strdup(found->pw_name);
+	return kf_strdup_printf("%u", (unsigned)uid);
+}
+
+/*
+ * Who owns the directory of @path, when that is not this process's user:
+ * the usual cause of a permission error here is an earlier run with sudo.
+ */
+static char *
+owner_note(const char *path)
+{
+	_cleanup_free_ char *dir = kf_strdup(path), *owner = NULL, *me = NULL;
+	struct stat st;
+
+	/* The nearest part of the path that exists. */
+	while (dir && stat(dir, &st) < 0 && strcmp(dir, "/") != 0 && strcmp(dir, ".") != 0) {
+		char *up = kf_strdup(dirname(dir));
+
+		free(dir);
+		dir = up;
+	}
+	if (!dir || st.st_uid == geteuid())
+		return NULL;
+	if (!S_ISDIR(st.st_mode)) {
+		char *up = kf_strdup(dirname(dir));
+
+		free(dir);
+		dir = up;
+		if (!dir || stat(dir, &st) < 0 || st.st_uid == geteuid())
+			return NULL;
+	}
+	owner = user_name(st.st_uid);
+	me = user_name(geteuid());
+	if (!owner || !me)
+		return NULL;
+	return kf_strdup_printf("%s belongs to %s, not to %s (made by an earlier run with sudo?); "
+				"give it back with: sudo chown -R %s: %s",
+				dir, owner, me, me, dir);
+}
+
+int
+kf_fs_error(struct kflash_context *ctx, int errnum, const char *path, const char *what)
+{
+	_cleanup_free_ char *note = NULL;
+	char buf[256];
+
+	if (errnum == EACCES || errnum == EPERM)
+		note = owner_note(path);
+	if (note)
+		return kf_error(ctx, kf_errno_to_error(errnum), "%s %s: %s; %s", what, path,
+				strerror_r(errnum, buf, sizeof(buf)), note);
+	return kf_error_sys(ctx, errnum, "%s %s", what, path);
+}
 
 static int
 mkdir_one(struct kflash_context *ctx, const char *path, mode_t mode)
@@ -26,7 +90,7 @@ mkdir_one(struct kflash_context *ctx, const char *path, mode_t mode)
 		return 0;
 	}
 	if (errno != EEXIST)
-		return kf_error_sys(ctx, errno, "cannot create directory %s", path);
+		return kf_fs_error(ctx, errno, path, "cannot create directory");
 	if (stat(path, &st) < 0)
 		return kf_error_sys(ctx, errno, "cannot access %s", path);
 	if (!S_ISDIR(st.st_mode))
@@ -224,7 +288,7 @@ kf_fs_write_atomic(struct kflash_context *ctx,
 
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
-		return kf_error_sys(ctx, errno, "cannot create a temporary file beside %s", path);
+		return kf_fs_error(ctx, errno, path, "cannot create a temporary file beside");
 
 	if (fchmod(fd, mode) < 0) {
 		r = kf_error_sys(ctx, errno, "cannot set the mode of %s", tmp);
@@ -247,7 +311,7 @@ kf_fs_write_atomic(struct kflash_context *ctx,
 			goto fail;
 	}
 	if (rename(tmp, path) < 0) {
-		r = kf_error_sys(ctx, errno, "cannot replace %s", path);
+		r = kf_fs_error(ctx, errno, path, "cannot replace");
 		goto fail;
 	}
 	return fsync_dir_of(ctx, path);
@@ -265,7 +329,7 @@ kf_fs_create_new(struct kflash_context *ctx, const char *path, mode_t mode)
 	if (fd < 0) {
 		if (errno == EEXIST)
 			return kf_error(ctx, KFLASH_ERR_EXISTS, "%s already exists", path);
-		return kf_error_sys(ctx, errno, "cannot create %s", path);
+		return kf_fs_error(ctx, errno, path, "cannot create");
 	}
 	if (fchmod(fd, mode) < 0) {
 		int err = errno;
@@ -297,6 +361,36 @@ lock_holder(int fd)
 	return atoi(buf);
 }
 
+/* "process N (its command line)" of the lock's holder, or "another process". */
+static char *
+holder_text(int fd)
+{
+	int pid = lock_holder(fd);
+	_cleanup_free_ char *cmd = pid > 0 ? kf_process_cmdline((pid_t)pid) : NULL;
+
+	if (pid <= 0)
+		return kf_strdup("another process");
+	return cmd ? kf_strdup_printf("process %d (%s)", pid, cmd)
+		   : kf_strdup_printf("process %d", pid);
+}
+
+/*
+ * The lock file for a shared lock in a directory this user cannot write:
+ * read-only, and no lock at all when it does not exist (its writers
+ * replace files by rename, so a reader sees a whole file either way).
+ */
+static int
+open_for_reading(struct kflash_context *ctx, const char *lock_path, int *fd)
+{
+	*fd = open(lock_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+	if (*fd >= 0 || errno == ENOENT) {
+		kf_debug(ctx, "%s cannot be written: reading %s", lock_path,
+			 *fd >= 0 ? "under a read-only lock" : "without a lock");
+		return 0;
+	}
+	return kf_fs_error(ctx, errno, lock_path, "cannot open the lock file");
+}
+
 int
 kf_lock_acquire(struct kflash_context *ctx,
 		const char *lock_path,
@@ -309,32 +403,40 @@ kf_lock_acquire(struct kflash_context *ctx,
 	uint32_t delay = LOCK_POLL_MIN_MS;
 	_cleanup_close_ int fd = -1;
 	struct kf_lock *lock;
+	bool said = false;
+	int r;
 
 	*out = NULL;
 	fd = open(lock_path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
-	if (fd < 0)
-		return kf_error_sys(ctx, errno, "cannot open the lock file %s", lock_path);
+	if (fd < 0 && mode == KF_LOCK_SHARED && (errno == EACCES || errno == EROFS)) {
+		r = open_for_reading(ctx, lock_path, &fd);
+		if (r < 0)
+			return r;
+	} else if (fd < 0) {
+		return kf_fs_error(ctx, errno, lock_path, "cannot open the lock file");
+	}
 
-	while (flock(fd, op) < 0) {
+	while (fd >= 0 && flock(fd, op) < 0) {
 		uint64_t now = kf_now_ms();
-		int r;
 
 		if (errno == EINTR)
 			continue;
 		if (errno != EWOULDBLOCK)
 			return kf_error_sys(ctx, errno, "cannot lock %s", lock_path);
 		if (now >= deadline) {
-			int pid = lock_holder(fd);
+			_cleanup_free_ char *holder = holder_text(fd);
 
-			if (pid > 0)
-				return kf_error(ctx, KFLASH_ERR_LOCKED,
-						"%s is locked by another kflash process (pid %d); "
-						"wait for it to finish",
-						lock_path, pid);
-			return kf_error(
-				ctx, KFLASH_ERR_LOCKED,
-				"%s is locked by another kflash process; wait for it to finish",
-				lock_path);
+			return kf_error(ctx, KFLASH_ERR_LOCKED, "%s is held by %s", lock_path,
+					holder ? holder : "another process");
+		}
+		/* Said once, at once: what it waits for, and how long at most. */
+		if (!said) {
+			_cleanup_free_ char *holder = holder_text(fd);
+
+			kf_info(ctx, "waiting up to %.1f s for %s, held by %s",
+				(double)timeout_ms / 1000, lock_path,
+				holder ? holder : "another process");
+			said = true;
 		}
 		r = kf_sleep_ms(ctx, (uint32_t)(deadline - now) < delay ? (uint32_t)(deadline - now)
 									: delay);
@@ -344,11 +446,11 @@ kf_lock_acquire(struct kflash_context *ctx,
 			delay *= 2;
 	}
 
-	if (mode == KF_LOCK_EXCLUSIVE) {
+	if (fd >= 0 && mode == KF_LOCK_EXCLUSIVE) {
 		char buf[32];
 		int n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
 
-		/* Only a hint for the error message of whoever waits. */
+		/* Only a hint for the message of whoever waits. */
 		if (ftruncate(fd, 0) == 0 && pwrite(fd, buf, (size_t)n, 0) < 0) {
 			/* ignore */
 		}
@@ -371,7 +473,8 @@ kf_lock_release(struct kf_lock *lock)
 	if (lock->exclusive && ftruncate(lock->fd, 0) < 0) {
 		/* the pid hint stays; harmless */
 	}
-	close(lock->fd);
+	if (lock->fd >= 0)
+		close(lock->fd);
 	free(lock);
 }
 

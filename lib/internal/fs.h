@@ -65,6 +65,14 @@ kf_fs_write_atomic(struct kflash_context *ctx,
 int
 kf_fs_create_new(struct kflash_context *ctx, const char *path, mode_t mode);
 
+/*
+ * Record the failure @errnum of "@what @path": for a permission error, the
+ * message names the directory's owner when it is another user (an earlier
+ * run with sudo) and the chown that gives it back.
+ */
+int
+kf_fs_error(struct kflash_context *ctx, int errnum, const char *path, const char *what);
+
 /* 1 when @path exists (links are not followed), 0 when not, < 0 on error. */
 int
 kf_fs_exists(const char *path);

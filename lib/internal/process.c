@@ -628,3 +628,24 @@ kf_process_result_clear(struct kf_process_result *res)
 	res->tail = NULL;
 	res->out = NULL;
 }
+
+char *
+kf_process_cmdline(pid_t pid)
+{
+	char path[64], buf[256];
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return NULL;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* Arguments are NUL-separated: show them separated by spaces. */
+	for (size_t i = 0; n > 0 && i < n - 1; i++)
+		if (buf[i] == '\0')
+			buf[i] = ' ';
+	return n ? strdup(buf) : NULL;
+}

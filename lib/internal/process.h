@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct kflash_context;
 
@@ -99,3 +100,10 @@ kf_process_result_clear(struct kf_process_result *res);
  */
 char *
 kf_process_find_program(const char *name, const char *path_env);
+
+/*
+ * The command line of process @pid, its arguments separated by spaces
+ * (at most 255 bytes), for messages; NULL when it cannot be read.
+ */
+char *
+kf_process_cmdline(pid_t pid);

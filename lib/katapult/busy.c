@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "internal/process.h"
 #include "libkflash-private.h"
 #include "transport.h"
 #include "util/util.h"
@@ -44,27 +45,6 @@ process_holds(const char *pid_name, const struct stat *target)
 	return found;
 }
 
-static char *
-command_of(const char *pid_name)
-{
-	char path[300], buf[256];
-	size_t n;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%s/cmdline", pid_name);
-	f = fopen(path, "re");
-	if (!f)
-		return NULL;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	/* Arguments are NUL-separated: show them separated by spaces. */
-	for (size_t i = 0; n > 0 && i < n - 1; i++)
-		if (buf[i] == '\0')
-			buf[i] = ' ';
-	return n ? strdup(buf) : NULL;
-}
-
 int
 kf_tty_find_holder(const char *path, pid_t *pid, char **comm)
 {
@@ -83,7 +63,7 @@ kf_tty_find_holder(const char *path, pid_t *pid, char **comm)
 		if (*end || n <= 0 || n == self || !process_holds(de->d_name, &target))
 			continue;
 		*pid = (pid_t)n;
-		*comm = command_of(de->d_name);
+		*comm = kf_process_cmdline(*pid);
 		found = 1;
 	}
 	closedir(proc);
@@ -98,8 +78,8 @@ kf_tty_refuse_if_held(struct kflash_context *ctx, const char *path)
 
 	if (!kf_tty_find_holder(path, &pid, &holder))
 		return 0;
-	return kf_error(ctx, KFLASH_ERR_BUSY,
-			"%s is in use by process %d (%s); stop it first (is Klipper still "
-			"running, under another service name? see --service)",
-			path, (int)pid, holder ? holder : "unknown command");
+	return kf_error_hint(ctx, KFLASH_ERR_BUSY, KFLASH_HINT_SET_SERVICE, NULL,
+			     "%s is in use by process %d (%s); stop it first (is Klipper still "
+			     "running, under another service name?)",
+			     path, (int)pid, holder ? holder : "unknown command");
 }

@@ -30,7 +30,8 @@ struct kflash_klippy {
 	char *buf; /* received bytes not yet parsed */
 	size_t len, size;
 
-	char *state, *state_message, *software_version, *print_state;
+	int state, print_state; /* enum kflash_klipper_state, enum kflash_print_state */
+	char *state_message, *software_version;
 	struct mcu mcus[MAX_MCUS];
 	size_t n_mcus;
 };
@@ -110,10 +111,8 @@ kflash_klippy_unref(struct kflash_klippy *k)
 	clear_mcus(k);
 	free(k->buf);
 	free(k->path);
-	free(k->state);
 	free(k->state_message);
 	free(k->software_version);
-	free(k->print_state);
 	kflash_context_unref(k->ctx);
 	free(k);
 	return NULL;
@@ -271,10 +270,53 @@ string_member(struct json_object *o, const char *key, size_t max)
 	return strndup(json_object_get_string(v), max);
 }
 
+/* Klipper's words, in the order of the enums (index = value). */
+static const char *const klipper_states[] = {
+	[KFLASH_KLIPPER_UNKNOWN] = "unknown",   [KFLASH_KLIPPER_NOT_RUNNING] = "not-running",
+	[KFLASH_KLIPPER_READY] = "ready",       [KFLASH_KLIPPER_STARTUP] = "startup",
+	[KFLASH_KLIPPER_SHUTDOWN] = "shutdown", [KFLASH_KLIPPER_ERROR] = "error",
+};
+
+static const char *const print_states[] = {
+	[KFLASH_PRINT_UNKNOWN] = "unknown",   [KFLASH_PRINT_STANDBY] = "standby",
+	[KFLASH_PRINT_PRINTING] = "printing", [KFLASH_PRINT_PAUSED] = "paused",
+	[KFLASH_PRINT_COMPLETE] = "complete", [KFLASH_PRINT_CANCELLED] = "cancelled",
+	[KFLASH_PRINT_ERROR] = "error",
+};
+
+static const char *
+name_of(const char *const *names, size_t n, int value)
+{
+	return value >= 0 && (size_t)value < n && names[value] ? names[value] : "unknown";
+}
+
+/* The value whose name is @word, or 0 (unknown); never the not-running state. */
+static int
+value_of(const char *const *names, size_t n, const char *word)
+{
+	for (size_t i = 1; word && i < n; i++)
+		if (names[i] && strcmp(names[i], word) == 0 && strcmp(word, "not-running") != 0)
+			return (int)i;
+	return 0;
+}
+
+KFLASH_EXPORT const char *
+kflash_klipper_state_name(int state)
+{
+	return name_of(klipper_states, KF_ARRAY_SIZE(klipper_states), state);
+}
+
+KFLASH_EXPORT const char *
+kflash_print_state_name(int state)
+{
+	return name_of(print_states, KF_ARRAY_SIZE(print_states), state);
+}
+
 KFLASH_EXPORT int
 kflash_klippy_query_info(struct kflash_klippy *k)
 {
 	struct json_object *result;
+	_cleanup_free_ char *word = NULL;
 	int r;
 
 	if (!k)
@@ -282,16 +324,19 @@ kflash_klippy_query_info(struct kflash_klippy *k)
 	r = request(k, "info", NULL, &result);
 	if (r < 0)
 		return r;
-	free(k->state);
 	free(k->state_message);
 	free(k->software_version);
-	k->state = string_member(result, "state", 64);
+	word = string_member(result, "state", 64);
+	k->state = value_of(klipper_states, KF_ARRAY_SIZE(klipper_states), word);
 	k->state_message = string_member(result, "state_message", 4096);
 	k->software_version = string_member(result, "software_version", 256);
 	json_object_put(result);
-	if (!k->state)
+	if (!word)
 		return kf_error(k->ctx, KFLASH_ERR_PROTOCOL,
 				"Klipper's 'info' answer has no state");
+	/* A state this library does not know: keep Klipper's word in the message. */
+	if (k->state == KFLASH_KLIPPER_UNKNOWN && !k->state_message)
+		k->state_message = kf_strdup_printf("Klipper reports the state '%s'", word);
 	return 0;
 }
 
@@ -346,14 +391,15 @@ kflash_klippy_query_status(struct kflash_klippy *k)
 				"Klipper's 'objects/query' answer has no status");
 	}
 	clear_mcus(k);
-	free(k->print_state);
-	k->print_state = NULL;
+	k->print_state = KFLASH_PRINT_UNKNOWN;
 	json_object_object_foreach(status, name, value)
 	{
 		if (!json_object_is_type(value, json_type_object))
 			continue;
 		if (strcmp(name, "print_stats") == 0) {
-			k->print_state = string_member(value, "state", 64);
+			_cleanup_free_ char *word = string_member(value, "state", 64);
+
+			k->print_state = value_of(print_states, KF_ARRAY_SIZE(print_states), word);
 		} else if (is_mcu_object(name) && k->n_mcus < MAX_MCUS) {
 			struct mcu *m = &k->mcus[k->n_mcus++];
 			struct json_object *constants;
@@ -369,10 +415,10 @@ kflash_klippy_query_status(struct kflash_klippy *k)
 	return 0;
 }
 
-KFLASH_EXPORT const char *
+KFLASH_EXPORT int
 kflash_klippy_get_state(const struct kflash_klippy *k)
 {
-	return k ? k->state : NULL;
+	return k ? k->state : KFLASH_KLIPPER_UNKNOWN;
 }
 
 KFLASH_EXPORT const char *
@@ -387,10 +433,10 @@ kflash_klippy_get_software_version(const struct kflash_klippy *k)
 	return k ? k->software_version : NULL;
 }
 
-KFLASH_EXPORT const char *
+KFLASH_EXPORT int
 kflash_klippy_get_print_state(const struct kflash_klippy *k)
 {
-	return k ? k->print_state : NULL;
+	return k ? k->print_state : KFLASH_PRINT_UNKNOWN;
 }
 
 KFLASH_EXPORT size_t

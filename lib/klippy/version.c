@@ -64,7 +64,7 @@ parse(const char *v, struct described *d)
 }
 
 KFLASH_EXPORT int
-kflash_version_compare(const char *a, const char *b)
+kflash_klipper_version_compare(const char *a, const char *b)
 {
 	char x[VERSION_MAX], y[VERSION_MAX];
 	struct described da, db;

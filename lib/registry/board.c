@@ -16,6 +16,8 @@ static const char *const method_names[] = {
 KFLASH_EXPORT const char *
 kflash_method_name(enum kflash_method method)
 {
+	if (method == KFLASH_METHOD_NONE)
+		return "none";
 	if ((unsigned)method >= KF_ARRAY_SIZE(method_names))
 		return NULL;
 	return method_names[method];
@@ -31,6 +33,12 @@ kflash_method_from_name(const char *name, enum kflash_method *method)
 		}
 	}
 	return KFLASH_ERR_INVALID;
+}
+
+KFLASH_EXPORT int
+kflash_board_is_host_mcu(const struct kflash_board *board)
+{
+	return kf_streq(kflash_board_get_mcu(board), "linux") ? 1 : 0;
 }
 
 KFLASH_EXPORT int
@@ -237,7 +245,12 @@ kflash_board_get_name(const struct kflash_board *board)
 KFLASH_EXPORT int
 kflash_board_set_mcu(struct kflash_board *board, const char *mcu)
 {
-	return set_checked(board, "mcu", "MCU", mcu, check_mcu);
+	int r = set_checked(board, "mcu", "MCU", mcu, check_mcu);
+
+	/* Klipper's host MCU always answers on the pty its klipper-mcu service makes. */
+	if (r == 0 && kflash_board_is_host_mcu(board) && !kflash_board_get_serial_path(board))
+		r = set_string(board, "serial_path", KFLASH_HOST_MCU_SERIAL_PATH);
+	return r;
 }
 
 KFLASH_EXPORT const char *
@@ -296,7 +309,7 @@ kflash_board_set_method(struct kflash_board *board, enum kflash_method method)
 
 	if (!board)
 		return KFLASH_ERR_INVALID;
-	if (!name)
+	if (!name || method == KFLASH_METHOD_NONE)
 		return kf_error(
 			board->ctx, KFLASH_ERR_INVALID,
 			"board %s: unknown flash method %d; use auto, katapult, make or sdcard",

@@ -38,8 +38,8 @@ corrupt_at(struct kflash_context *ctx,
 
 	kf_json_line_col(text, offset, &line, &col);
 	return kf_error(ctx, KFLASH_ERR_CORRUPT,
-			"%s:%u:%u: %s; kflash will not change this file until it is repaired: %s",
-			path, line, col, what, hint ? hint : "fix it by hand");
+			"%s:%u:%u: %s; this file is left untouched until it is repaired: %s", path,
+			line, col, what, hint ? hint : "fix it by hand");
 }
 
 /* A check of one element, pointing at it by @path (NULL-ended) in @text. */
@@ -193,7 +193,7 @@ kf_registry_read(struct kflash_context *ctx, const char *path, struct json_objec
 
 		hint = repair_hint(path);
 		return kf_error(ctx, KFLASH_ERR_CORRUPT,
-				"%s; kflash will not change it until it is repaired: %s",
+				"%s; it is left untouched until it is repaired: %s",
 				detail ? detail : path, hint ? hint : "fix it by hand");
 	}
 	if (r < 0)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The files kflash keeps for a board outside devices.json. */
 #include "internal/fs.h"
-#include "internal/klipper.h"
+#include "klipper/klipper.h"
 #include "libkflash-private.h"
 
 KFLASH_EXPORT int

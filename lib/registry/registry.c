@@ -6,6 +6,7 @@
  * does not parse or check is reported with its line and column and never
  * written.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -19,6 +20,7 @@ struct kflash_registry {
 	struct kflash_context *ctx;
 	struct kflash_board **boards;
 	size_t n_boards;
+	char **suggested; /* names kflash_registry_suggest_name() handed out */
 };
 
 /* The keys of a record that this version knows; others are kept as they are. */
@@ -101,6 +103,7 @@ kflash_registry_unref(struct kflash_registry *registry)
 	for (size_t i = 0; i < registry->n_boards; i++)
 		kflash_board_unref(registry->boards[i]);
 	free(registry->boards);
+	kf_strv_free(registry->suggested);
 	kflash_context_unref(registry->ctx);
 	free(registry);
 	return NULL;
@@ -127,6 +130,40 @@ kflash_registry_find_board(const struct kflash_registry *registry, const char *n
 		if (kf_streq(kflash_board_get_name(registry->boards[i]), name))
 			return registry->boards[i];
 	return NULL;
+}
+
+static bool
+name_taken(const struct kflash_registry *reg, const char *name)
+{
+	for (size_t i = 0; reg->suggested && reg->suggested[i]; i++)
+		if (strcmp(reg->suggested[i], name) == 0)
+			return true;
+	return kflash_registry_find_board(reg, name) != NULL;
+}
+
+KFLASH_EXPORT const char *
+kflash_registry_suggest_name(struct kflash_registry *reg, const char *hint)
+{
+	char base[21], name[40];
+	size_t n = 0;
+
+	if (!reg)
+		return NULL;
+	/* "stm32f446xx" -> "stm32f446": the MCU without its package letters. */
+	for (const char *c = hint ? hint : "board"; *c && n < sizeof(base) - 1; c++)
+		if (isalnum((unsigned char)*c) || ((*c == '-' || *c == '_') && n > 0))
+			base[n++] = (char)tolower((unsigned char)*c);
+	while (n > 4 && base[n - 1] == 'x')
+		n--;
+	base[n] = '\0';
+	if (!kf_name_is_valid(base))
+		snprintf(base, sizeof(base), "board");
+	snprintf(name, sizeof(name), "%s", base);
+	for (int i = 2; name_taken(reg, name); i++)
+		snprintf(name, sizeof(name), "%s-%d", base, i);
+	if (!kf_strv_push(&reg->suggested, name))
+		return NULL;
+	return reg->suggested[kf_strv_length(reg->suggested) - 1];
 }
 
 /* ---- changes: lock, read, apply, replace ---- */
@@ -194,17 +231,18 @@ find_index(struct json_object *boards, const char *name)
 	return -1;
 }
 
-/* The board other than @name that has USB serial number @serial, if any. */
+/* The board other than @name whose string @key is @value, if any (case-insensitive). */
 static const char *
-serial_owner(struct json_object *boards, const char *serial, const char *name)
+owner_of(struct json_object *boards, const char *key, const char *value, const char *name)
 {
 	size_t n = json_object_array_length(boards);
 
-	for (size_t i = 0; serial && i < n; i++) {
+	for (size_t i = 0; value && i < n; i++) {
 		struct json_object *rec = json_object_array_get_idx(boards, i), *v, *owner;
 
-		if (json_object_object_get_ex(rec, "usb_serial", &v) &&
-		    strcasecmp(json_object_get_string(v), serial) == 0 &&
+		if (json_object_object_get_ex(rec, key, &v) &&
+		    json_object_is_type(v, json_type_string) &&
+		    strcasecmp(json_object_get_string(v), value) == 0 &&
 		    json_object_object_get_ex(rec, "name", &owner) &&
 		    !kf_streq(json_object_get_string(owner), name))
 			return json_object_get_string(owner);
@@ -212,23 +250,79 @@ serial_owner(struct json_object *boards, const char *serial, const char *name)
 	return NULL;
 }
 
+/* Another board with the same CAN UUID on the same interface, if any. */
+static const char *
+can_owner(struct json_object *boards, const struct kflash_board *board)
+{
+	const char *uuid = kflash_board_get_can_uuid(board);
+	const char *iface = kflash_board_get_can_interface(board);
+	size_t n = json_object_array_length(boards);
+
+	for (size_t i = 0; uuid && i < n; i++) {
+		struct json_object *rec = json_object_array_get_idx(boards, i), *u, *f, *owner;
+		const char *other_iface = NULL;
+
+		if (!json_object_object_get_ex(rec, "can_uuid", &u) ||
+		    strcasecmp(json_object_get_string(u), uuid) != 0 ||
+		    !json_object_object_get_ex(rec, "name", &owner) ||
+		    kf_streq(json_object_get_string(owner), kflash_board_get_name(board)))
+			continue;
+		if (json_object_object_get_ex(rec, "can_interface", &f))
+			other_iface = json_object_get_string(f);
+		/* One UUID on two buses are two boards; an unset interface is any. */
+		if (!iface || !other_iface || strcmp(iface, other_iface) == 0)
+			return json_object_get_string(owner);
+	}
+	return NULL;
+}
+
+/*
+ * The rules every record of @boards must keep; @adding for a new board,
+ * which must also be findable (an old record may lack what it needs, and
+ * must be repairable).
+ */
 static int
 check_new_record(struct kflash_context *ctx,
 		 struct json_object *boards,
-		 const struct kflash_board *board)
+		 const struct kflash_board *board,
+		 bool adding)
 {
 	const char *name = kflash_board_get_name(board);
 	const char *serial = kflash_board_get_usb_serial(board);
-	const char *owner = serial_owner(boards, serial, name);
+	const char *path = kflash_board_get_serial_path(board);
+	const char *owner;
 
 	if (!kflash_board_get_mcu(board))
-		return kf_error(ctx, KFLASH_ERR_INVALID,
-				"board %s has no MCU; set one, for example stm32f446xx", name);
-	if (owner)
+		return kf_error_hint(ctx, KFLASH_ERR_INVALID, KFLASH_HINT_EDIT_BOARD, name,
+				     "board %s has no MCU; set one, as CONFIG_MCU in its .config, "
+				     "for example stm32f446xx",
+				     name);
+	if (adding && !path && !serial && !kflash_board_get_can_uuid(board))
+		return kf_error_hint(ctx, KFLASH_ERR_INVALID, KFLASH_HINT_EDIT_BOARD, name,
+				     "board %s has no serial path, USB serial number or CAN UUID, "
+				     "so it could never be found; set one of them",
+				     name);
+	if (kflash_board_get_method(board) == KFLASH_METHOD_SDCARD &&
+	    !kflash_board_get_sdcard_board(board))
+		return kf_error_hint(ctx, KFLASH_ERR_INVALID, KFLASH_HINT_EDIT_BOARD, name,
+				     "board %s is to be flashed through its SD card, but has no SD "
+				     "card board name, the board's name in Klipper's "
+				     "scripts/spi_flash/board_defs.py (for example btt-skr-v1.3)",
+				     name);
+	if ((owner = owner_of(boards, "usb_serial", serial, name)))
 		return kf_error(ctx, KFLASH_ERR_EXISTS,
 				"board %s has USB serial number %s, which belongs to board %s "
-				"already; one board is registered once (kflash show %s)",
-				name, serial, owner, owner);
+				"already; one board is registered once",
+				name, serial, owner);
+	if ((owner = owner_of(boards, "serial_path", path, name)))
+		return kf_error(ctx, KFLASH_ERR_EXISTS,
+				"board %s has serial path %s, which belongs to board %s already; "
+				"two boards cannot share one port",
+				name, path, owner);
+	if ((owner = can_owner(boards, board)))
+		return kf_error(ctx, KFLASH_ERR_EXISTS,
+				"board %s has CAN UUID %s, which belongs to board %s already", name,
+				kflash_board_get_can_uuid(board), owner);
 	return 0;
 }
 
@@ -252,11 +346,11 @@ change_add(struct kflash_context *ctx, struct json_object *boards, const void *d
 	int r;
 
 	if (find_index(boards, name) >= 0)
-		return kf_error(ctx, KFLASH_ERR_EXISTS,
-				"a board named %s is registered already; choose another name, "
-				"or change it with kflash remove %s first",
-				name, name);
-	r = check_new_record(ctx, boards, board);
+		return kf_error_hint(ctx, KFLASH_ERR_EXISTS, KFLASH_HINT_EDIT_BOARD, name,
+				     "a board named %s is registered already; choose another name, "
+				     "or change that board instead",
+				     name);
+	r = check_new_record(ctx, boards, board, true);
 	if (r < 0)
 		return r;
 	if (json_object_array_length(boards) >= REGISTRY_MAX_BOARDS)
@@ -281,9 +375,9 @@ change_update(struct kflash_context *ctx, struct json_object *boards, const void
 	int r;
 
 	if (i < 0)
-		return kf_error(ctx, KFLASH_ERR_NOT_FOUND,
-				"no board named %s is registered; see kflash list", name);
-	r = check_new_record(ctx, boards, board);
+		return kf_error_hint(ctx, KFLASH_ERR_NOT_FOUND, KFLASH_HINT_LIST_BOARDS, name,
+				     "no board named %s is registered", name);
+	r = check_new_record(ctx, boards, board, false);
 	if (r < 0)
 		return r;
 
@@ -314,8 +408,8 @@ change_remove(struct kflash_context *ctx, struct json_object *boards, const void
 	ssize_t i = find_index(boards, name);
 
 	if (i < 0)
-		return kf_error(ctx, KFLASH_ERR_NOT_FOUND,
-				"no board named %s is registered; see kflash list", name);
+		return kf_error_hint(ctx, KFLASH_ERR_NOT_FOUND, KFLASH_HINT_LIST_BOARDS, name,
+				     "no board named %s is registered", name);
 	json_object_array_del_idx(boards, (size_t)i, 1);
 	return 0;
 }
@@ -380,9 +474,8 @@ KFLASH_EXPORT int
 kflash_registry_remove_board(struct kflash_context *ctx, const char *name)
 {
 	if (!kf_name_is_valid(name))
-		return kf_error(ctx, KFLASH_ERR_INVALID,
-				"'%s' is not a valid board name; see kflash list",
-				name ? name : "");
+		return kf_error_hint(ctx, KFLASH_ERR_INVALID, KFLASH_HINT_LIST_BOARDS, NULL,
+				     "'%s' is not a valid board name", name ? name : "");
 	return registry_modify(ctx, change_remove, name);
 }
 

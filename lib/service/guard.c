@@ -2,10 +2,7 @@
 /* The guard: every stop gets exactly one start. */
 #include <string.h>
 
-#include "core/context-private.h"
 #include "service-private.h"
-
-#define MAX_UNITS 16
 
 struct unit {
 	char *name;
@@ -16,7 +13,7 @@ struct unit {
 struct kflash_service_guard {
 	int refcount;
 	struct kflash_context *ctx;
-	struct unit units[MAX_UNITS];
+	struct unit *units;
 	size_t count;
 	bool begun;
 	struct kf_sentinel sentinel;
@@ -31,8 +28,8 @@ kflash_context_set_service_stop_func(struct kflash_context *ctx,
 {
 	if (!ctx)
 		return;
-	ctx->service.stop = fn;
-	ctx->service.stop_data = user_data;
+	kf_context_service_ops(ctx)->stop = fn;
+	kf_context_service_ops(ctx)->stop_data = user_data;
 }
 
 KFLASH_EXPORT void
@@ -42,8 +39,8 @@ kflash_context_set_service_start_func(struct kflash_context *ctx,
 {
 	if (!ctx)
 		return;
-	ctx->service.start = fn;
-	ctx->service.start_data = user_data;
+	kf_context_service_ops(ctx)->start = fn;
+	kf_context_service_ops(ctx)->start_data = user_data;
 }
 
 KFLASH_EXPORT void
@@ -53,14 +50,16 @@ kflash_context_set_service_query_func(struct kflash_context *ctx,
 {
 	if (!ctx)
 		return;
-	ctx->service.query = fn;
-	ctx->service.query_data = user_data;
+	kf_context_service_ops(ctx)->query = fn;
+	kf_context_service_ops(ctx)->query_data = user_data;
 }
 
 static bool
-uses_systemctl(const struct kflash_context *ctx)
+uses_systemctl(struct kflash_context *ctx)
 {
-	return !ctx->service.stop || !ctx->service.start;
+	const struct kf_service_ops *ops = kf_context_service_ops(ctx);
+
+	return !ops->stop || !ops->start;
 }
 
 static int
@@ -87,45 +86,78 @@ injected_failed(struct kflash_context *ctx, int r, const char *what, const char 
 static int
 do_stop(struct kflash_context *ctx, const char *unit)
 {
+	const struct kf_service_ops *ops = kf_context_service_ops(ctx);
 	int r;
 
 	kf_info(ctx, "stopping %s", unit);
-	if (!ctx->service.stop)
+	if (!ops->stop)
 		return kf_systemctl_run(ctx, "stop", unit);
-	r = ctx->service.stop(ctx, unit, ctx->service.stop_data);
+	r = ops->stop(ctx, unit, ops->stop_data);
 	return r == 0 ? 0 : injected_failed(ctx, r, "stop", unit);
 }
 
 static int
 do_start(struct kflash_context *ctx, const char *unit)
 {
+	const struct kf_service_ops *ops = kf_context_service_ops(ctx);
 	int r;
 
 	kf_info(ctx, "starting %s", unit);
-	if (!ctx->service.start)
+	if (!ops->start)
 		return kf_systemctl_run(ctx, "start", unit);
-	r = ctx->service.start(ctx, unit, ctx->service.start_data);
+	r = ops->start(ctx, unit, ops->start_data);
 	return r == 0 ? 0 : injected_failed(ctx, r, "start", unit);
 }
 
-KFLASH_EXPORT int
-kflash_service_get_state(struct kflash_context *ctx, const char *unit, const char **state)
+static const char *const unit_states[] = {
+	[KFLASH_UNIT_UNKNOWN] = "unknown",       [KFLASH_UNIT_ACTIVE] = "active",
+	[KFLASH_UNIT_INACTIVE] = "inactive",     [KFLASH_UNIT_FAILED] = "failed",
+	[KFLASH_UNIT_ACTIVATING] = "activating", [KFLASH_UNIT_DEACTIVATING] = "deactivating",
+	[KFLASH_UNIT_RELOADING] = "reloading",
+};
+
+KFLASH_EXPORT const char *
+kflash_unit_state_name(int state)
 {
+	return state >= 0 && (size_t)state < KF_ARRAY_SIZE(unit_states) ? unit_states[state]
+									: "unknown";
+}
+
+int
+kf_unit_state_from_name(const char *word)
+{
+	for (size_t i = 1; word && i < KF_ARRAY_SIZE(unit_states); i++)
+		if (strcmp(unit_states[i], word) == 0)
+			return (int)i;
+	return -1;
+}
+
+KFLASH_EXPORT int
+kflash_unit_state_is_running(int state)
+{
+	return state == KFLASH_UNIT_ACTIVE || state == KFLASH_UNIT_ACTIVATING ||
+	       state == KFLASH_UNIT_RELOADING;
+}
+
+KFLASH_EXPORT int
+kflash_service_get_state(struct kflash_context *ctx, const char *unit, int *state)
+{
+	const struct kf_service_ops *ops;
 	int r = check_unit(ctx, unit);
 
 	if (r < 0 || !state)
 		return r < 0 ? r
 			     : kf_error(ctx, KFLASH_ERR_INVALID, "no place to return the state");
-	*state = NULL;
-	if (ctx->service.query) {
-		r = ctx->service.query(ctx, unit, ctx->service.query_data);
+	*state = KFLASH_UNIT_UNKNOWN;
+	ops = kf_context_service_ops(ctx);
+	if (ops->query) {
+		r = ops->query(ctx, unit, ops->query_data);
 		if (r < 0)
 			return injected_failed(ctx, r, "ask the state of", unit);
-		*state = r ? "active" : "inactive";
+		*state = r ? KFLASH_UNIT_ACTIVE : KFLASH_UNIT_INACTIVE;
 		return 0;
 	}
-	*state = kf_systemctl_state(ctx, unit);
-	return *state ? 0 : kflash_context_last_error_code(ctx);
+	return kf_systemctl_state(ctx, unit, state);
 }
 
 KFLASH_EXPORT int
@@ -133,7 +165,7 @@ kflash_service_stop(struct kflash_context *ctx, const char *unit)
 {
 	int r = check_unit(ctx, unit);
 
-	if (r == 0 && !ctx->service.stop)
+	if (r == 0 && !kf_context_service_ops(ctx)->stop)
 		r = kf_systemctl_check_sudo(ctx, &unit, 1);
 	return r < 0 ? r : do_stop(ctx, unit);
 }
@@ -143,7 +175,7 @@ kflash_service_start(struct kflash_context *ctx, const char *unit)
 {
 	int r = check_unit(ctx, unit);
 
-	if (r == 0 && !ctx->service.start)
+	if (r == 0 && !kf_context_service_ops(ctx)->start)
 		r = kf_systemctl_check_sudo(ctx, &unit, 1);
 	return r < 0 ? r : do_start(ctx, unit);
 }
@@ -191,6 +223,7 @@ kflash_service_guard_unref(struct kflash_service_guard *g)
 	kflash_service_guard_end(g);
 	for (size_t i = 0; i < g->count; i++)
 		free(g->units[i].name);
+	free(g->units);
 	kflash_context_unref(g->ctx);
 	free(g);
 	return NULL;
@@ -213,11 +246,8 @@ kflash_service_guard_add_unit(struct kflash_service_guard *g, const char *unit)
 	for (size_t i = 0; i < g->count; i++)
 		if (strcmp(g->units[i].name, unit) == 0)
 			return 0;
-	if (g->count == MAX_UNITS)
-		return kf_error(g->ctx, KFLASH_ERR_INVALID, "a guard holds at most %d units",
-				MAX_UNITS);
-	g->units[g->count].name = strdup(unit);
-	if (!g->units[g->count].name)
+	if (!KF_GROW(g->units, g->count + 1) ||
+	    !(g->units[g->count] = (struct unit){ .name = strdup(unit) }).name)
 		return kf_error(g->ctx, KFLASH_ERR_NO_MEMORY, "out of memory");
 	g->count++;
 	return 0;
@@ -235,24 +265,26 @@ guard_end(struct kflash_service_guard *g);
 static int
 guard_begin(struct kflash_service_guard *g)
 {
-	const char *to_stop[MAX_UNITS];
+	_cleanup_free_ const char **to_stop = NULL;
 	size_t n = 0;
 	int r;
 
-	if (g->begun)
+	if (g->begun || g->count == 0)
 		return 0;
+	to_stop = calloc(g->count, sizeof(*to_stop));
+	if (!to_stop)
+		return kf_error(g->ctx, KFLASH_ERR_NO_MEMORY, "out of memory");
 	for (size_t i = 0; i < g->count; i++) {
-		const char *state;
+		int state;
 
 		r = kflash_service_get_state(g->ctx, g->units[i].name, &state);
 		if (r < 0)
 			return r;
-		if (strcmp(state, "active") == 0 || strcmp(state, "activating") == 0 ||
-		    strcmp(state, "reloading") == 0)
+		if (kflash_unit_state_is_running(state))
 			to_stop[n++] = g->units[i].name;
 		else
 			kf_info(g->ctx, "%s is %s already; it stays stopped", g->units[i].name,
-				state);
+				kflash_unit_state_name(state));
 	}
 	if (n == 0)
 		return 0;

@@ -21,14 +21,6 @@ kf_unit_name_is_valid(const char *unit);
 void
 kf_systemctl_argv(const char *argv[6], const char *verb, const char *unit);
 
-/*
- * Check that sudo runs the program at @path without a password, unless we
- * are root; @who says who needs it, for the message (which holds the
- * sudoers line to add).
- */
-int
-kf_sudo_check_program(struct kflash_context *ctx, const char *path, const char *who);
-
 /* Check that sudo works without a password, unless we are root. */
 int
 kf_systemctl_check_sudo(struct kflash_context *ctx, const char *const *units, size_t n_units);
@@ -36,9 +28,13 @@ kf_systemctl_check_sudo(struct kflash_context *ctx, const char *const *units, si
 int
 kf_systemctl_run(struct kflash_context *ctx, const char *verb, const char *unit);
 
-/* The state word (static), or NULL with the error recorded. */
-const char *
-kf_systemctl_state(struct kflash_context *ctx, const char *unit);
+/* The unit's state (enum kflash_unit_state) in *@state; 0 or the error recorded. */
+int
+kf_systemctl_state(struct kflash_context *ctx, const char *unit, int *state);
+
+/* The enum kflash_unit_state of systemd's @word, or -1 for another word. */
+int
+kf_unit_state_from_name(const char *word);
 
 /* ---- sentinel.c ---- */
 

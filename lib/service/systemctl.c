@@ -105,8 +105,8 @@ sudo_allows_units(struct kflash_context *ctx, const char *const *units, size_t n
 	return 0;
 }
 
-int
-kf_sudo_check_program(struct kflash_context *ctx, const char *path, const char *who)
+KFLASH_EXPORT int
+kflash_service_check_sudo(struct kflash_context *ctx, const char *path)
 {
 	const char *const all[] = { "sudo", "-n", "true", NULL };
 	const char *const one[] = { "sudo", "-n", "-l", path, NULL };
@@ -122,10 +122,10 @@ kf_sudo_check_program(struct kflash_context *ctx, const char *path, const char *
 		return r;
 	return kf_error(
 		ctx, KFLASH_ERR_PERMISSION,
-		"%s runs %s through sudo, which asks for a password (sudo -n failed), "
+		"%s must run through sudo, which asks for a password (sudo -n failed), "
 		"so nothing was stopped; allow it without a password by adding this line "
 		"with 'sudo visudo -f /etc/sudoers.d/kflash':\n    %s ALL=(root) NOPASSWD: %s",
-		who, path, user && *user ? user : "pi", path);
+		path, user && *user ? user : "pi", path);
 }
 
 int
@@ -150,12 +150,13 @@ kf_systemctl_check_sudo(struct kflash_context *ctx, const char *const *units, si
 		free(line);
 		line = longer;
 	}
-	return kf_error(ctx, KFLASH_ERR_PERMISSION,
-			"kflash must stop and start klipper, and sudo asks for a password "
-			"(sudo -n failed), so nothing was stopped; allow these commands "
-			"without a password by adding this line with "
-			"'sudo visudo -f /etc/sudoers.d/kflash':\n    %s",
-			line ? line : "(out of memory)");
+	return kf_error(
+		ctx, KFLASH_ERR_PERMISSION,
+		"Klipper's service must be stopped and started, and sudo asks for a password "
+		"(sudo -n failed), so nothing was stopped; allow these commands "
+		"without a password by adding this line with "
+		"'sudo visudo -f /etc/sudoers.d/kflash':\n    %s",
+		line ? line : "(out of memory)");
 }
 
 int
@@ -182,11 +183,9 @@ kf_systemctl_run(struct kflash_context *ctx, const char *verb, const char *unit)
 	return r;
 }
 
-const char *
-kf_systemctl_state(struct kflash_context *ctx, const char *unit)
+int
+kf_systemctl_state(struct kflash_context *ctx, const char *unit, int *state)
 {
-	static const char *const words[] = { "active",       "inactive",  "failed", "activating",
-					     "deactivating", "reloading", "unknown" };
 	const char *const argv[] = { "systemctl", "is-active", unit, NULL };
 	struct kf_process_opts o = {
 		.argv = argv,
@@ -196,23 +195,22 @@ kf_systemctl_state(struct kflash_context *ctx, const char *unit)
 		.tail_lines = 2,
 	};
 	struct kf_process_result res;
-	const char *state = NULL;
-	int r;
+	int r, found = -1;
 
 	/* is-active needs no privileges. Its exit code is 0 only when active. */
 	r = kf_process_run(ctx, &o, &res);
 	if (r == 0 && res.out) {
 		kf_strip_newline(res.out);
-		for (size_t i = 0; i < KF_ARRAY_SIZE(words); i++)
-			if (strcmp(res.out, words[i]) == 0)
-				state = words[i];
+		found = kf_unit_state_from_name(res.out);
 	}
-	if (r == 0 && !state)
-		kf_error(ctx, KFLASH_ERR_SERVICE,
-			 "cannot tell whether %s runs: 'systemctl is-active %s' said '%.*s' "
-			 "(exit status %d%s%s); is systemd running?",
-			 unit, unit, STATE_MAX_OUTPUT, res.out ? res.out : "", res.exit_code,
-			 res.tail ? ": " : "", res.tail ? res.tail : "");
+	if (r == 0 && found < 0)
+		r = kf_error(ctx, KFLASH_ERR_SERVICE,
+			     "cannot tell whether %s runs: 'systemctl is-active %s' said '%.*s' "
+			     "(exit status %d%s%s); is systemd running?",
+			     unit, unit, STATE_MAX_OUTPUT, res.out ? res.out : "", res.exit_code,
+			     res.tail ? ": " : "", res.tail ? res.tail : "");
+	if (r == 0)
+		*state = found;
 	kf_process_result_clear(&res);
-	return state;
+	return r;
 }

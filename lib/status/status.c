@@ -2,7 +2,7 @@
 /* Which boards and live MCUs run older firmware than the host's Klipper. */
 #include <string.h>
 
-#include "internal/klipper.h"
+#include "klipper/klipper.h"
 #include "libkflash-private.h"
 
 struct mcu {
@@ -13,13 +13,14 @@ struct mcu {
 
 struct board {
 	char *name, *flashed, *live;
-	const char *reason; /* static */
+	int reason; /* enum kflash_reflash_reason */
+	char *message;
 };
 
 struct kflash_status {
 	int refcount;
-	char *host;
-	char *klipper_state;
+	char *host; /* NULL when not known */
+	int klipper_state;
 	struct mcu *mcus;
 	size_t n_mcus;
 	struct board *boards;
@@ -47,28 +48,80 @@ kflash_status_unref(struct kflash_status *s)
 		free(s->boards[i].name);
 		free(s->boards[i].flashed);
 		free(s->boards[i].live);
+		free(s->boards[i].message);
 	}
 	free(s->mcus);
 	free(s->boards);
 	free(s->host);
-	free(s->klipper_state);
 	free(s);
 	return NULL;
 }
 
-/* Does a firmware of version @v need a reflash for host @host? Why, if so. */
-static const char *
-compare(const char *v, const char *host, const char *older, const char *differs)
+static const char *const reason_names[] = {
+	[KFLASH_REFLASH_NONE] = "none",
+	[KFLASH_REFLASH_LIVE_OLDER] = "live-older",
+	[KFLASH_REFLASH_LIVE_DIFFERENT] = "live-different",
+	[KFLASH_REFLASH_FLASH_OLDER] = "flash-older",
+	[KFLASH_REFLASH_FLASH_DIFFERENT] = "flash-different",
+	[KFLASH_REFLASH_NEVER_FLASHED] = "never-flashed",
+	[KFLASH_REFLASH_FLASH_FAILED] = "flash-failed",
+};
+
+KFLASH_EXPORT const char *
+kflash_reflash_reason_name(int reason)
 {
-	switch (kflash_version_compare(v, host)) {
+	return reason >= 0 && (size_t)reason < KF_ARRAY_SIZE(reason_names) ? reason_names[reason]
+									   : "none";
+}
+
+/*
+ * Does a firmware of version @v need a reflash for host @host? 1 when it is
+ * older, 2 when it differs without an order, 0 when not. Nothing can be
+ * said against a host version that is not known.
+ */
+static int
+compare(const char *v, const char *host)
+{
+	if (!v || !host)
+		return 0;
+	switch (kflash_klipper_version_compare(v, host)) {
 	case KFLASH_VERSION_OLDER:
-		return older;
+		return 1;
 	case KFLASH_VERSION_DIFFERENT:
-		/* Nothing can be said against an unknown host version. */
-		return kf_streq(host, "?") || !v ? NULL : differs;
+		return 2;
 	default:
-		return NULL;
+		return 0;
 	}
+}
+
+/* Why board @sb (registered as @b) needs a reflash, and the words for it. */
+static int
+judge(struct kflash_status *s, const struct kflash_board *b, struct board *sb)
+{
+	int c;
+
+	if (sb->live && (c = compare(sb->live, s->host))) {
+		sb->reason = c == 1 ? KFLASH_REFLASH_LIVE_OLDER : KFLASH_REFLASH_LIVE_DIFFERENT;
+		sb->message = kf_strdup_printf("its MCU runs %s, %s the host's %s", sb->live,
+					       c == 1 ? "older than" : "not the same as", s->host);
+	} else if (sb->live) {
+		return 0;
+	} else if (!kflash_board_has_last_flash(b)) {
+		sb->reason = KFLASH_REFLASH_NEVER_FLASHED;
+		sb->message = kf_strdup("it was never flashed by libkflash, and Klipper does not "
+					"report its MCU's version");
+	} else if (!kflash_board_get_last_flash_ok(b)) {
+		sb->reason = KFLASH_REFLASH_FLASH_FAILED;
+		sb->message = kf_strdup("its last flash failed");
+	} else if ((c = compare(sb->flashed, s->host))) {
+		sb->reason = c == 1 ? KFLASH_REFLASH_FLASH_OLDER : KFLASH_REFLASH_FLASH_DIFFERENT;
+		sb->message = kf_strdup_printf("it was last flashed with %s, %s the host's %s",
+					       sb->flashed,
+					       c == 1 ? "older than" : "not the same as", s->host);
+	} else {
+		return 0;
+	}
+	return sb->message ? 0 : KFLASH_ERR_NO_MEMORY;
 }
 
 /* The live MCUs, when Klipper runs. */
@@ -91,12 +144,10 @@ query_live(struct kflash_context *ctx, struct kflash_status *s)
 		kflash_klippy_unref(k);
 		return 0;
 	}
-	s->klipper_state = kf_strdup(kflash_klippy_get_state(k));
+	s->klipper_state = kflash_klippy_get_state(k);
 	/* Without a Klipper tree, the running Klipper's version is the host's. */
-	if (kf_streq(s->host, "?") && kflash_klippy_get_software_version(k)) {
-		free(s->host);
+	if (!s->host && kflash_klippy_get_software_version(k))
 		s->host = kf_strdup(kflash_klippy_get_software_version(k));
-	}
 	s->n_mcus = kflash_klippy_get_mcu_count(k);
 	s->mcus = calloc(s->n_mcus ? s->n_mcus : 1, sizeof(*s->mcus));
 	if (!s->mcus) {
@@ -130,11 +181,13 @@ kflash_status_query(struct kflash_context *ctx, struct kflash_status **ret)
 		return kf_error(ctx, KFLASH_ERR_NO_MEMORY, "out of memory");
 	}
 	s->refcount = 1;
-	s->host = kf_klipper_version(ctx);
-	r = query_live(ctx, s);
+	s->klipper_state = KFLASH_KLIPPER_UNKNOWN;
+	r = kf_klipper_version(ctx, &s->host);
+	if (r == 0)
+		r = query_live(ctx, s);
 	s->n_boards = kflash_registry_get_board_count(reg);
 	s->boards = calloc(s->n_boards ? s->n_boards : 1, sizeof(*s->boards));
-	if (r == 0 && (!s->boards || !s->host))
+	if (r == 0 && !s->boards)
 		r = kf_error(ctx, KFLASH_ERR_NO_MEMORY, "out of memory");
 	for (size_t i = 0; r == 0 && i < s->n_boards; i++) {
 		const struct kflash_board *b = kflash_registry_get_board(reg, i);
@@ -149,21 +202,12 @@ kflash_status_query(struct kflash_context *ctx, struct kflash_status **ret)
 			s->mcus[m].board = sb->name;
 			sb->live = kf_strdup(s->mcus[m].version);
 		}
-		if (sb->live)
-			sb->reason =
-				compare(sb->live, s->host, "live version is older than the host",
-					"live version differs from the host");
-		if (!sb->reason && !kflash_board_has_last_flash(b))
-			sb->reason = sb->live ? NULL : "never flashed by kflash";
-		else if (!sb->reason && !kflash_board_get_last_flash_ok(b))
-			sb->reason = "last flash failed";
-		else if (!sb->reason && !sb->live)
-			sb->reason =
-				compare(sb->flashed, s->host, "last flash is older than the host",
-					"last flash differs from the host");
+		r = judge(s, b, sb);
+		if (r < 0)
+			r = kf_error(ctx, KFLASH_ERR_NO_MEMORY, "out of memory");
 	}
 	for (size_t m = 0; r == 0 && m < s->n_mcus; m++)
-		s->mcus[m].needs = compare(s->mcus[m].version, s->host, "older", "differs") != NULL;
+		s->mcus[m].needs = compare(s->mcus[m].version, s->host) != 0;
 	kflash_registry_unref(reg);
 	if (r < 0) {
 		kflash_status_unref(s);
@@ -179,17 +223,17 @@ kflash_status_get_host_version(const struct kflash_status *s)
 	return s ? s->host : NULL;
 }
 
-KFLASH_EXPORT const char *
+KFLASH_EXPORT int
 kflash_status_get_klipper_state(const struct kflash_status *s)
 {
-	return s ? s->klipper_state : NULL;
+	return s ? s->klipper_state : KFLASH_KLIPPER_UNKNOWN;
 }
 
 KFLASH_EXPORT int
 kflash_status_get_needs_reflash(const struct kflash_status *s)
 {
 	for (size_t i = 0; s && i < s->n_boards; i++)
-		if (s->boards[i].reason)
+		if (s->boards[i].reason != KFLASH_REFLASH_NONE)
 			return 1;
 	for (size_t i = 0; s && i < s->n_mcus; i++)
 		if (s->mcus[i].needs)
@@ -266,11 +310,17 @@ kflash_status_get_board_live_version(const struct kflash_status *s, size_t i)
 KFLASH_EXPORT int
 kflash_status_get_board_needs_reflash(const struct kflash_status *s, size_t i)
 {
-	return board_at(s, i) && board_at(s, i)->reason ? 1 : 0;
+	return board_at(s, i) && board_at(s, i)->reason != KFLASH_REFLASH_NONE ? 1 : 0;
+}
+
+KFLASH_EXPORT int
+kflash_status_get_board_reason(const struct kflash_status *s, size_t i)
+{
+	return board_at(s, i) ? board_at(s, i)->reason : KFLASH_REFLASH_NONE;
 }
 
 KFLASH_EXPORT const char *
-kflash_status_get_board_reason(const struct kflash_status *s, size_t i)
+kflash_status_get_board_message(const struct kflash_status *s, size_t i)
 {
-	return board_at(s, i) ? board_at(s, i)->reason : NULL;
+	return board_at(s, i) ? board_at(s, i)->message : NULL;
 }

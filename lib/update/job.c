@@ -5,16 +5,31 @@
 #include "update-private.h"
 
 static const char *const result_names[] = {
-	[KFLASH_RESULT_SKIPPED] = "skipped",
-	[KFLASH_RESULT_FLASHED] = "flashed",
-	[KFLASH_RESULT_FAILED] = "failed",
-	[KFLASH_RESULT_PLANNED] = "planned",
+	[KFLASH_RESULT_SKIPPED] = "skipped", [KFLASH_RESULT_FLASHED] = "flashed",
+	[KFLASH_RESULT_FAILED] = "failed",   [KFLASH_RESULT_PLANNED] = "planned",
+	[KFLASH_RESULT_CURRENT] = "current",
+};
+
+static const char *const source_names[] = {
+	[KFLASH_FIRMWARE_NONE] = "none",
+	[KFLASH_FIRMWARE_BUILT] = "built",
+	[KFLASH_FIRMWARE_UP_TO_DATE] = "up-to-date",
+	[KFLASH_FIRMWARE_LAST_BUILD] = "last-build",
+	[KFLASH_FIRMWARE_GIVEN] = "given",
 };
 
 KFLASH_EXPORT const char *
-kflash_board_result_name(enum kflash_board_result result)
+kflash_board_result_name(int result)
 {
-	return (unsigned)result < KF_ARRAY_SIZE(result_names) ? result_names[result] : "skipped";
+	return result >= 0 && (size_t)result < KF_ARRAY_SIZE(result_names) ? result_names[result]
+									   : "skipped";
+}
+
+KFLASH_EXPORT const char *
+kflash_firmware_source_name(int source)
+{
+	return source >= 0 && (size_t)source < KF_ARRAY_SIZE(source_names) ? source_names[source]
+									   : "none";
 }
 
 KFLASH_EXPORT int
@@ -29,7 +44,7 @@ kflash_update_new(struct kflash_context *ctx, struct kflash_update **ret)
 		return kf_error(ctx, KFLASH_ERR_NO_MEMORY, "out of memory");
 	u->refcount = 1;
 	u->ctx = kflash_context_ref(ctx);
-	u->method = -1;
+	u->method = KFLASH_METHOD_NONE;
 	*ret = u;
 	return 0;
 }
@@ -56,7 +71,7 @@ kflash_update_unref(struct kflash_update *u)
 		kflash_board_unref(b->board);
 		kflash_firmware_unref(b->firmware);
 	}
-	free(u->klipper_state);
+	free(u->boards);
 	free(u->klipper_message);
 	kflash_context_unref(u->ctx);
 	free(u);
@@ -82,11 +97,10 @@ kf_update_add(struct kflash_update *u, const char *name, struct job_board **ret)
 				name ? name : "");
 	b = find(u, name);
 	if (!b) {
-		if (u->count == MAX_BOARDS)
-			return kf_error(u->ctx, KFLASH_ERR_INVALID,
-					"an update takes %d boards at most", MAX_BOARDS);
+		if (!KF_GROW(u->boards, u->count + 1))
+			return kf_error(u->ctx, KFLASH_ERR_NO_MEMORY, "out of memory");
 		b = &u->boards[u->count];
-		b->name = strdup(name);
+		*b = (struct job_board){ .name = strdup(name), .method = KFLASH_METHOD_NONE };
 		if (!b->name)
 			return kf_error(u->ctx, KFLASH_ERR_NO_MEMORY, "out of memory");
 		u->count++;
@@ -94,6 +108,33 @@ kf_update_add(struct kflash_update *u, const char *name, struct job_board **ret)
 	if (ret)
 		*ret = b;
 	return 0;
+}
+
+void
+kf_update_fail(struct kflash_update *u, struct job_board *b, int r)
+{
+	struct kf_scope prev;
+
+	b->go = false;
+	b->result = KFLASH_RESULT_FAILED;
+	b->error = r;
+	b->hint = kflash_context_last_error_hint(u->ctx);
+	free(b->message);
+	b->message = kf_strdup(kflash_context_last_error(u->ctx));
+	/* Said once, about the board, in the phase it failed in. */
+	prev = kf_scope_enter(u->ctx, kf_scope_current(u->ctx).phase, b->name);
+	kf_log(u->ctx, KFLASH_LEVEL_ERROR, "%s", b->message ? b->message : kflash_strerror(r));
+	kf_scope_leave(u->ctx, prev);
+}
+
+size_t
+kf_update_ready_count(const struct kflash_update *u)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < u->count; i++)
+		n += u->boards[i].go;
+	return n;
 }
 
 static int
@@ -149,7 +190,7 @@ kflash_update_set_method(struct kflash_update *u, enum kflash_method method)
 
 	if (r < 0)
 		return r;
-	if (!kflash_method_name(method))
+	if (!kflash_method_name(method) || method == KFLASH_METHOD_NONE)
 		return kf_error(u->ctx, KFLASH_ERR_INVALID,
 				"unknown flash method %d; use auto, katapult, make or sdcard",
 				(int)method);
@@ -157,11 +198,23 @@ kflash_update_set_method(struct kflash_update *u, enum kflash_method method)
 	return 0;
 }
 
-KFLASH_EXPORT void
+#define ALL_FLAGS                                                                                  \
+	(KFLASH_UPDATE_DRY_RUN | KFLASH_UPDATE_FORCE | KFLASH_UPDATE_NO_BUILD |                    \
+	 KFLASH_UPDATE_FAIL_FAST | KFLASH_UPDATE_CLEAN | KFLASH_UPDATE_REFLASH)
+
+KFLASH_EXPORT int
 kflash_update_set_flags(struct kflash_update *u, unsigned int flags)
 {
-	if (u)
-		u->flags = flags;
+	int r = check_not_run(u);
+
+	if (r < 0)
+		return r;
+	if (flags & ~(unsigned int)ALL_FLAGS)
+		return kf_error(u->ctx, KFLASH_ERR_INVALID,
+				"unknown update flags 0x%x; see enum kflash_update_flags",
+				flags & ~(unsigned int)ALL_FLAGS);
+	u->flags = flags;
+	return 0;
 }
 
 /* ---- results ---- */
@@ -184,7 +237,7 @@ kflash_update_get_board_name(const struct kflash_update *u, size_t i)
 	return at(u, i) ? at(u, i)->name : NULL;
 }
 
-KFLASH_EXPORT enum kflash_board_result
+KFLASH_EXPORT int
 kflash_update_get_board_result(const struct kflash_update *u, size_t i)
 {
 	return at(u, i) ? at(u, i)->result : KFLASH_RESULT_SKIPPED;
@@ -202,16 +255,22 @@ kflash_update_get_board_message(const struct kflash_update *u, size_t i)
 	return at(u, i) ? at(u, i)->message : NULL;
 }
 
-KFLASH_EXPORT const char *
-kflash_update_get_board_build(const struct kflash_update *u, size_t i)
+KFLASH_EXPORT int
+kflash_update_get_board_hint(const struct kflash_update *u, size_t i)
 {
-	return at(u, i) ? at(u, i)->build : NULL;
+	return at(u, i) ? at(u, i)->hint : KFLASH_HINT_NONE;
 }
 
-KFLASH_EXPORT const char *
+KFLASH_EXPORT int
+kflash_update_get_board_source(const struct kflash_update *u, size_t i)
+{
+	return at(u, i) ? at(u, i)->source : KFLASH_FIRMWARE_NONE;
+}
+
+KFLASH_EXPORT int
 kflash_update_get_board_method(const struct kflash_update *u, size_t i)
 {
-	return at(u, i) ? at(u, i)->method : NULL;
+	return at(u, i) ? at(u, i)->method : KFLASH_METHOD_NONE;
 }
 
 KFLASH_EXPORT const char *
@@ -233,6 +292,12 @@ kflash_update_get_board_came_back(const struct kflash_update *u, size_t i)
 }
 
 KFLASH_EXPORT int
+kflash_update_get_gate(const struct kflash_update *u)
+{
+	return u ? u->gate : 0;
+}
+
+KFLASH_EXPORT int
 kflash_update_get_klipper_stopped(const struct kflash_update *u)
 {
 	return u && u->stopped ? 1 : 0;
@@ -244,10 +309,10 @@ kflash_update_get_klipper_restarted(const struct kflash_update *u)
 	return u && u->restarted ? 1 : 0;
 }
 
-KFLASH_EXPORT const char *
+KFLASH_EXPORT int
 kflash_update_get_klipper_state(const struct kflash_update *u)
 {
-	return u ? u->klipper_state : NULL;
+	return u ? u->klipper_state : KFLASH_KLIPPER_UNKNOWN;
 }
 
 KFLASH_EXPORT const char *

@@ -1,25 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* The update's steps, each over every board of the job. */
+/* The update's steps before the stop, each over every board of the job. */
 #include <string.h>
 
-#include "build/build-private.h"
-#include "flash/flash-private.h"
-#include "internal/fs.h"
-#include "internal/klipper.h"
-#include "service/service-private.h"
+#include "klipper/klipper.h"
 #include "update-private.h"
-
-/* Board @b failed with @r (the context's last error holds the message). */
-static void
-fail(struct kflash_update *u, struct job_board *b, int r)
-{
-	b->go = false;
-	b->result = KFLASH_RESULT_FAILED;
-	b->error = r;
-	free(b->message);
-	b->message = kf_strdup(kflash_context_last_error(u->ctx));
-	kf_log(u->ctx, KFLASH_LEVEL_ERROR, "%s: %s", b->name, b->message ? b->message : "failed");
-}
 
 bool
 kf_update_stop_early(struct kflash_update *u)
@@ -35,6 +19,15 @@ kf_update_stop_early(struct kflash_update *u)
 }
 
 int
+kf_update_first_failure(const struct kflash_update *u)
+{
+	for (size_t i = 0; i < u->count; i++)
+		if (u->boards[i].result == KFLASH_RESULT_FAILED)
+			return u->boards[i].error;
+	return 0;
+}
+
+int
 kf_update_resolve(struct kflash_update *u)
 {
 	struct kflash_registry *reg;
@@ -46,21 +39,23 @@ kf_update_resolve(struct kflash_update *u)
 		r = kf_update_add(u, kflash_board_get_name(kflash_registry_get_board(reg, i)),
 				  NULL);
 	for (size_t i = 0; r == 0 && i < u->count; i++) {
-		struct kflash_board *board = kflash_registry_find_board(reg, u->boards[i].name);
+		struct job_board *b = &u->boards[i];
+		struct kflash_board *board = kflash_registry_find_board(reg, b->name);
 
-		if (!board)
-			r = kf_error(u->ctx, KFLASH_ERR_NOT_FOUND,
-				     "no board named %s is registered; see kflash list",
-				     u->boards[i].name);
-		u->boards[i].board = kflash_board_ref(board);
-		u->boards[i].go = true;
+		if (!board) {
+			r = kf_error_hint(u->ctx, KFLASH_ERR_NOT_FOUND, KFLASH_HINT_LIST_BOARDS,
+					  b->name, "no board named %s is registered", b->name);
+			break;
+		}
+		b->board = kflash_board_ref(board);
+		b->go = true;
 		/* For this run only: the registry keeps the board's own method. */
-		if (board && u->method >= 0)
+		if (u->method != KFLASH_METHOD_NONE)
 			r = kflash_board_set_method(board, (enum kflash_method)u->method);
 	}
 	if (r == 0 && u->count == 0)
-		r = kf_error(u->ctx, KFLASH_ERR_NOT_FOUND,
-			     "no boards to flash: register one with kflash add");
+		r = kf_error_hint(u->ctx, KFLASH_ERR_NOT_FOUND, KFLASH_HINT_ADD_BOARD, NULL,
+				  "there are no boards to flash: no board is registered");
 	kflash_registry_unref(reg);
 	return r;
 }
@@ -78,11 +73,10 @@ kf_update_discover(struct kflash_update *u)
 		int r;
 
 		/* The Linux process runs on this host: there is no device to find. */
-		if (kf_streq(kflash_board_get_mcu(b->board), "linux"))
+		if (kflash_board_is_host_mcu(b->board))
 			continue;
 		inner = kf_scope_enter(u->ctx, KFLASH_PHASE_DISCOVERY, b->name);
 		r = kflash_discovery_locate(u->ctx, b->board, &dev);
-
 		if (r == 0 && kflash_device_get_mode(dev) == KFLASH_MODE_UNKNOWN)
 			kf_info(u->ctx, "at %s, a serial port of unknown mode",
 				kflash_device_get_path(dev));
@@ -91,7 +85,7 @@ kf_update_discover(struct kflash_update *u)
 				kflash_device_mode_name(kflash_device_get_mode(dev)),
 				kflash_device_get_path(dev));
 		else
-			fail(u, b, r);
+			kf_update_fail(u, b, r);
 		kflash_device_unref(dev);
 		kf_scope_leave(u->ctx, inner);
 	}
@@ -102,12 +96,12 @@ kf_update_discover(struct kflash_update *u)
 static int
 check_host_mcu_sudo(struct kflash_update *u)
 {
-	_cleanup_free_ char *script = kf_strdup_printf("%s/scripts/flash-linux.sh",
-						       kflash_context_get_klipper_dir(u->ctx));
+	_cleanup_free_ char *script =
+		kf_path_join(kflash_context_get_klipper_dir(u->ctx), "scripts/flash-linux.sh");
 
 	if (!script)
 		return kf_error(u->ctx, KFLASH_ERR_NO_MEMORY, "out of memory");
-	return kf_sudo_check_program(u->ctx, script, "Klipper's make flash for the host MCU");
+	return kflash_service_check_sudo(u->ctx, script);
 }
 
 void
@@ -127,13 +121,43 @@ kf_update_check_configs(struct kflash_update *u)
 			kf_info(u->ctx, "%s: %s, %s", kflash_config_get_path(c),
 				kflash_config_get_mcu(c),
 				kflash_comm_name(kflash_config_get_comm(c)));
-		if (r == 0 && kf_streq(kflash_board_get_mcu(b->board), "linux"))
+		if (r == 0 && kflash_board_is_host_mcu(b->board))
 			r = check_host_mcu_sudo(u);
 		if (r < 0)
-			fail(u, b, r);
+			kf_update_fail(u, b, r);
 		kflash_config_unref(c);
 		kf_scope_leave(u->ctx, prev);
 	}
+}
+
+/* Board @b's firmware: the file given, its last build, or a build now. */
+static int
+get_firmware(struct kflash_update *u, struct job_board *b)
+{
+	struct kflash_build *built = NULL;
+	int r;
+
+	if (b->given) {
+		b->source = KFLASH_FIRMWARE_GIVEN;
+		r = kflash_firmware_load(u->ctx, b->given, &b->firmware);
+	} else if (u->flags & KFLASH_UPDATE_NO_BUILD) {
+		b->source = KFLASH_FIRMWARE_LAST_BUILD;
+		r = kflash_build_load_last(u->ctx, b->board, &b->firmware);
+	} else {
+		r = kflash_build_board(u->ctx, b->board,
+				       (u->flags & KFLASH_UPDATE_CLEAN) ? KFLASH_BUILD_CLEAN : 0,
+				       &built);
+		if (r == 0) {
+			b->firmware = kflash_firmware_ref(kflash_build_get_firmware(built));
+			b->source = kflash_build_get_result(built) == KFLASH_BUILD_UP_TO_DATE
+					    ? KFLASH_FIRMWARE_UP_TO_DATE
+					    : KFLASH_FIRMWARE_BUILT;
+		}
+		kflash_build_unref(built);
+		return r;
+	}
+	/* A file's MCU is checked now, before anything is stopped. */
+	return r < 0 ? r : kflash_firmware_check_board(u->ctx, b->firmware, b->board);
 }
 
 void
@@ -141,210 +165,98 @@ kf_update_build_all(struct kflash_update *u)
 {
 	for (size_t i = 0; i < u->count && !kf_update_stop_early(u); i++) {
 		struct job_board *b = &u->boards[i];
-		struct kflash_build *built = NULL;
-		_cleanup_free_ char *last = NULL;
-		const char *path = b->given;
+		struct kf_scope prev;
 		int r;
 
 		if (!b->go)
 			continue;
-		if (!path && (u->flags & KFLASH_UPDATE_NO_BUILD)) {
-			last = kf_build_last_artifact(u->ctx, b->name);
-			if (!last) {
-				fail(u, b,
-				     kf_error(u->ctx, KFLASH_ERR_NOT_FOUND,
-					      "board %s has never been built; drop --no-build",
-					      b->name));
-				continue;
-			}
-			path = last;
-			b->build = "last build";
-		}
-		if (path) {
-			/* A file's MCU is checked now, before anything is stopped. */
-			r = kflash_firmware_load(u->ctx, path, &b->firmware);
-			if (r == 0)
-				r = kf_flash_check_firmware(u->ctx, b->board, b->firmware);
-			if (!b->build)
-				b->build = "given";
-		} else {
-			r = kflash_build_board(
-				u->ctx, b->board,
-				(u->flags & KFLASH_UPDATE_CLEAN) ? KFLASH_BUILD_CLEAN : 0, &built);
-			if (r == 0) {
-				b->firmware = kflash_firmware_ref(kflash_build_get_firmware(built));
-				b->build = kflash_build_get_result(built) == KFLASH_BUILD_UP_TO_DATE
-						   ? "up-to-date"
-						   : "built";
-			}
-			kflash_build_unref(built);
-		}
+		prev = kf_scope_enter(u->ctx, KFLASH_PHASE_BUILD, b->name);
+		r = get_firmware(u, b);
 		if (r < 0)
-			fail(u, b, r);
+			kf_update_fail(u, b, r);
+		kf_scope_leave(u->ctx, prev);
 	}
 }
 
-/* The units to stop: each board's own or the default, and klipper-mcu for Linux. */
-static size_t
-units(struct kflash_update *u, const char **out)
-{
-	size_t n = 0;
+/* ---- boards that run their fresh build already ---- */
 
+/* Klipper's live MCUs, when it answers; NULL when not (that is no error here). */
+static struct kflash_klippy *
+live_mcus(struct kflash_update *u)
+{
+	struct kflash_klippy *k = NULL;
+
+	if (kflash_klippy_connect(u->ctx, &k) < 0 || kflash_klippy_query_status(k) < 0) {
+		kf_debug(u->ctx, "the MCUs' versions cannot be asked: %s",
+			 kflash_context_last_error(u->ctx));
+		return kflash_klippy_unref(k);
+	}
+	return k;
+}
+
+/* The version Klipper reports for @board's MCU, or NULL. */
+static const char *
+live_version(struct kflash_klippy *k, const struct kflash_board *board)
+{
+	const char *section = kflash_board_get_klipper_mcu(board);
+
+	for (size_t i = 0; k && section && i < kflash_klippy_get_mcu_count(k); i++)
+		if (kf_streq(kflash_klippy_get_mcu_name(k, i), section))
+			return kflash_klippy_get_mcu_version(k, i);
+	return NULL;
+}
+
+/* Why board @b needs no flash, or NULL when it does. */
+static const char *
+why_current(struct kflash_update *u,
+	    const struct job_board *b,
+	    struct kflash_klippy **k,
+	    bool *asked)
+{
+	const char *version = kflash_firmware_get_version(b->firmware);
+	const char *live;
+
+	if (b->source != KFLASH_FIRMWARE_UP_TO_DATE)
+		return NULL;
+	if (kflash_board_get_last_flash_ok(b->board) &&
+	    kf_streq(kflash_board_get_last_flash_hash(b->board),
+		     kflash_firmware_get_sha256(b->firmware)))
+		return "its last flash was this very firmware";
+	if (!version || !kflash_board_get_klipper_mcu(b->board))
+		return NULL;
+	if (!*asked) {
+		*asked = true;
+		*k = live_mcus(u);
+	}
+	live = live_version(*k, b->board);
+	return live && strcmp(live, version) == 0 ? "Klipper reports its MCU runs this version"
+						  : NULL;
+}
+
+void
+kf_update_mark_current(struct kflash_update *u)
+{
+	struct kflash_klippy *k = NULL;
+	bool asked = false;
+
+	if (u->flags & KFLASH_UPDATE_REFLASH)
+		return;
 	for (size_t i = 0; i < u->count; i++) {
-		const struct job_board *b = &u->boards[i];
-		const char *mine[2] = { kflash_board_get_service(b->board), NULL };
-
-		if (!b->go)
-			continue;
-		if (!mine[0])
-			mine[0] = kflash_context_get_service(u->ctx);
-		if (kf_streq(kflash_board_get_mcu(b->board), "linux"))
-			mine[1] = "klipper-mcu";
-		for (size_t m = 0; m < 2 && mine[m]; m++) {
-			bool seen = false;
-
-			for (size_t j = 0; j < n; j++)
-				seen = seen || strcmp(out[j], mine[m]) == 0;
-			if (!seen && n < MAX_UNITS)
-				out[n++] = mine[m];
-		}
-	}
-	return n;
-}
-
-/* Keep the flashed firmware and its dictionary, to flash it again later. */
-static void
-keep_firmware(struct kflash_update *u, const struct job_board *b)
-{
-	_cleanup_free_ char *state = kf_board_state_dir(u->ctx, b->name);
-	_cleanup_free_ char *dir = state ? kf_strdup_printf("%s/firmware", state) : NULL;
-	const char *srcs[2] = { kflash_firmware_get_path(b->firmware),
-				kflash_firmware_get_dictionary_source(b->firmware) };
-
-	if (!dir || kf_fs_mkdir_p(u->ctx, dir, 0700) < 0)
-		return;
-	for (size_t i = 0; i < 2; i++) {
-		_cleanup_free_ char *text = NULL, *dest = NULL;
-		size_t len;
-
-		if (!srcs[i] || strcmp(srcs[i], "embedded") == 0)
-			continue;
-		dest = kf_strdup_printf("%s/%s", dir, strrchr(srcs[i], '/') + 1);
-		if (dest && kf_fs_read_file(u->ctx, srcs[i], 16 * 1024 * 1024, 0, &text, &len) == 0)
-			kf_fs_write_atomic(u->ctx, dest, text, len, 0600, 0);
-	}
-}
-
-static void
-flash_all(struct kflash_update *u)
-{
-	for (size_t i = 0; i < u->count && !kf_update_stop_early(u); i++) {
 		struct job_board *b = &u->boards[i];
-		struct kflash_flash *f = NULL;
-		int r;
+		struct kf_scope prev;
+		const char *why;
 
-		if (!b->go)
+		if (!b->go || !(why = why_current(u, b, &k, &asked)))
 			continue;
-		r = kflash_flash_board(u->ctx, b->board, b->firmware, &f);
-		b->method = kflash_flash_get_method(f);
-		b->ms = kflash_flash_get_duration_ms(f);
-		b->came_back = kflash_flash_get_came_back(f);
-		kflash_flash_unref(f);
-		if (r < 0) {
-			fail(u, b, r);
-		} else {
-			b->result = KFLASH_RESULT_FLASHED;
-			keep_firmware(u, b);
-		}
-		/* The registry remembers failures too: status reports them. */
-		if (r != KFLASH_ERR_CANCELLED &&
-		    kflash_registry_record_flash(
-			    u->ctx, b->name, kflash_firmware_get_version(b->firmware),
-			    kflash_firmware_get_sha256(b->firmware), r == 0) < 0)
-			kf_warn(u->ctx, "%s: the flash was not recorded: %s", b->name,
-				kflash_context_last_error(u->ctx));
-	}
-}
-
-static bool
-klipper_runs(struct kflash_context *ctx)
-{
-	struct kflash_klippy *k = NULL;
-	int r = kflash_klippy_connect(ctx, &k);
-
-	kflash_klippy_unref(k);
-	return r == 0;
-}
-
-static void
-confirm(struct kflash_update *u, bool was_running)
-{
-	struct kflash_klippy *k = NULL;
-	struct kf_scope prev;
-	int r;
-
-	if (!was_running) {
-		u->klipper_state = kf_strdup("not running");
-		kf_info(u->ctx, "Klipper was not running before, so there is nothing to confirm");
-		return;
-	}
-	prev = kf_scope_enter(u->ctx, KFLASH_PHASE_SERVICE, NULL);
-	r = kflash_klippy_wait_ready(u->ctx,
-				     kflash_context_get_timeout(u->ctx, KFLASH_TIMEOUT_READY));
-	if (r == 0) {
-		u->klipper_state = kf_strdup("ready");
-	} else if (kflash_klippy_connect(u->ctx, &k) == 0 && kflash_klippy_query_info(k) == 0) {
-		u->klipper_state = kf_strdup(kflash_klippy_get_state(k));
-		u->klipper_message = kf_strdup(kflash_klippy_get_state_message(k));
-	} else {
-		u->klipper_message = kf_strdup(kflash_context_last_error(u->ctx));
+		b->go = false;
+		b->result = KFLASH_RESULT_CURRENT;
+		prev = kf_scope_enter(u->ctx, KFLASH_PHASE_BUILD, b->name);
+		kf_info(u->ctx, "runs %s already (%s): nothing to flash",
+			kflash_firmware_get_version(b->firmware)
+				? kflash_firmware_get_version(b->firmware)
+				: "its current firmware",
+			why);
+		kf_scope_leave(u->ctx, prev);
 	}
 	kflash_klippy_unref(k);
-	kf_scope_leave(u->ctx, prev);
-}
-
-int
-kf_update_service_window(struct kflash_update *u)
-{
-	const char *unit_names[MAX_UNITS];
-	size_t n = units(u, unit_names);
-	struct kflash_service_guard *guard = NULL;
-	bool was_running = klipper_runs(u->ctx);
-	uint64_t start;
-	int r, end;
-
-	r = kflash_service_guard_new(u->ctx, &guard);
-	for (size_t i = 0; r == 0 && i < n; i++)
-		r = kflash_service_guard_add_unit(guard, unit_names[i]);
-	start = kf_now_ms();
-	if (r == 0)
-		r = kflash_service_guard_begin(guard);
-	if (r < 0) {
-		kflash_service_guard_unref(guard);
-		return r;
-	}
-	for (size_t i = 0; i < kflash_service_guard_get_unit_count(guard); i++)
-		u->stopped = u->stopped || kflash_service_guard_unit_was_stopped(guard, i);
-
-	flash_all(u);
-
-	end = kflash_service_guard_end(guard);
-	u->downtime_ms = kf_now_ms() - start;
-	for (size_t i = 0; i < kflash_service_guard_get_unit_count(guard); i++)
-		u->restarted = u->restarted || kflash_service_guard_unit_was_restarted(guard, i);
-	kflash_service_guard_unref(guard);
-	if (u->stopped)
-		kf_info(u->ctx, "Klipper was stopped for %.1f s", (double)u->downtime_ms / 1000);
-	if (end == 0 && !kflash_context_is_cancelled(u->ctx))
-		confirm(u, was_running);
-	return end;
-}
-
-int
-kf_update_first_failure(const struct kflash_update *u)
-{
-	for (size_t i = 0; i < u->count; i++)
-		if (u->boards[i].result == KFLASH_RESULT_FAILED)
-			return u->boards[i].error;
-	return 0;
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The update's insides: the job (job.c), its steps (steps.c) and their
- * order (update.c).
+ * The update's insides: the job (job.c), the steps before the stop
+ * (steps.c), the service window (window.c) and their order (update.c).
  */
 #pragma once
 
@@ -9,20 +9,18 @@
 
 #include "libkflash-private.h"
 
-#define MAX_BOARDS 64
-#define MAX_UNITS 16
-
 struct job_board {
 	char *name;
-	char *given; /* --firmware */
+	char *given; /* a firmware file to flash instead of building */
 	struct kflash_board *board;
 	struct kflash_firmware *firmware;
 	bool go; /* passed every check so far */
 	enum kflash_board_result result;
-	int error;
+	int error; /* enum kflash_error */
 	char *message;
-	const char *build;  /* static */
-	const char *method; /* static */
+	int hint;                  /* enum kflash_hint */
+	int source;                /* enum kflash_firmware_source */
+	enum kflash_method method; /* the method that ran, or KFLASH_METHOD_NONE */
 	uint64_t ms;
 	bool came_back;
 };
@@ -31,13 +29,15 @@ struct kflash_update {
 	int refcount;
 	struct kflash_context *ctx;
 	unsigned int flags;
-	int method; /* an enum kflash_method for every board, or -1 */
+	int method; /* an enum kflash_method for every board, or KFLASH_METHOD_NONE */
 	bool all, ran;
-	struct job_board boards[MAX_BOARDS];
+	struct job_board *boards;
 	size_t count;
 
+	int gate; /* enum kflash_gate, 0 before the gate */
 	bool stopped, restarted;
-	char *klipper_state, *klipper_message;
+	int klipper_state; /* enum kflash_klipper_state */
+	char *klipper_message;
 	uint64_t downtime_ms;
 };
 
@@ -45,9 +45,17 @@ struct kflash_update {
 int
 kf_update_add(struct kflash_update *u, const char *name, struct job_board **ret);
 
+/* Board @b failed with @r (the context's last error holds the message and hint). */
+void
+kf_update_fail(struct kflash_update *u, struct job_board *b, int r);
+
+/* How many boards are still to be flashed. */
+size_t
+kf_update_ready_count(const struct kflash_update *u);
+
 /* ---- steps.c, in the order update.c runs them ---- */
 
-/* Resolve the names (or --all) against the registry. */
+/* Resolve the names (or every board) against the registry. */
 int
 kf_update_resolve(struct kflash_update *u);
 
@@ -60,6 +68,15 @@ kf_update_check_configs(struct kflash_update *u);
 /* Get each board's firmware: given, built, or the last build. */
 void
 kf_update_build_all(struct kflash_update *u);
+
+/*
+ * Boards whose fresh build is what they run already (their last flash, or
+ * the version Klipper reports for their MCU) need no flash: "current".
+ */
+void
+kf_update_mark_current(struct kflash_update *u);
+
+/* ---- window.c ---- */
 
 /* Stop, flash every board, start, confirm: the printer's downtime. */
 int

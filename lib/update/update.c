@@ -8,11 +8,33 @@
 #include "internal/fs.h"
 #include "update-private.h"
 
+/* After the window: 0, or why Klipper is not confirmed ready. */
+static int
+outcome(struct kflash_update *u)
+{
+	switch (u->klipper_state) {
+	case KFLASH_KLIPPER_READY:
+	case KFLASH_KLIPPER_NOT_RUNNING:
+		return 0;
+	case KFLASH_KLIPPER_UNKNOWN:
+		/* Forced past an unreachable API socket: said already, not an error. */
+		if (u->gate == KFLASH_GATE_FORCED_UNREACHABLE)
+			return 0;
+		return kf_error(u->ctx, KFLASH_ERR_NOT_READY,
+				"every board was flashed, but Klipper did not answer: %s",
+				u->klipper_message ? u->klipper_message : "no answer");
+	default:
+		return kf_error(u->ctx, KFLASH_ERR_NOT_READY,
+				"every board was flashed, but Klipper is in state '%s'%s%s",
+				kflash_klipper_state_name(u->klipper_state),
+				u->klipper_message ? ": " : "",
+				u->klipper_message ? u->klipper_message : "");
+	}
+}
+
 static int
 run(struct kflash_update *u)
 {
-	bool dry = u->flags & KFLASH_UPDATE_DRY_RUN;
-	size_t ready = 0;
 	int r;
 
 	r = kf_update_resolve(u);
@@ -20,7 +42,7 @@ run(struct kflash_update *u)
 		return r;
 	kf_update_discover(u);
 	kf_update_check_configs(u);
-	if (dry) {
+	if (u->flags & KFLASH_UPDATE_DRY_RUN) {
 		for (size_t i = 0; i < u->count; i++)
 			if (u->boards[i].go)
 				u->boards[i].result = KFLASH_RESULT_PLANNED;
@@ -30,15 +52,17 @@ run(struct kflash_update *u)
 	r = kf_check_cancel(u->ctx);
 	if (r < 0)
 		return r;
-	for (size_t i = 0; i < u->count; i++)
-		ready += u->boards[i].go;
-	if (ready == 0 || kf_update_stop_early(u)) {
-		kf_log(u->ctx, KFLASH_LEVEL_WARNING,
-		       "no board is ready to flash: Klipper is left "
-		       "running");
-		return kf_update_first_failure(u);
+	kf_update_mark_current(u);
+	if (kf_update_ready_count(u) == 0 || kf_update_stop_early(u)) {
+		r = kf_update_first_failure(u);
+		if (r < 0)
+			kf_warn(u->ctx, "no board is ready to flash: Klipper is left running");
+		else
+			kf_info(u->ctx, "every board runs its current firmware already: Klipper is "
+					"left running");
+		return r;
 	}
-	r = kflash_klippy_check_idle(u->ctx, (u->flags & KFLASH_UPDATE_FORCE) != 0);
+	r = kflash_klippy_check_idle(u->ctx, (u->flags & KFLASH_UPDATE_FORCE) != 0, &u->gate);
 	if (r < 0)
 		return r;
 	r = kf_update_service_window(u);
@@ -46,19 +70,7 @@ run(struct kflash_update *u)
 		return KFLASH_ERR_CANCELLED;
 	if (kf_update_first_failure(u))
 		return kf_update_first_failure(u);
-	if (r < 0)
-		return r;
-	if (u->klipper_state && strcmp(u->klipper_state, "ready") != 0 &&
-	    strcmp(u->klipper_state, "not running") != 0)
-		return kf_error(u->ctx, KFLASH_ERR_NOT_READY,
-				"every board was flashed, but Klipper is in state '%s'%s%s",
-				u->klipper_state, u->klipper_message ? ": " : "",
-				u->klipper_message ? u->klipper_message : "");
-	if (!u->klipper_state && u->klipper_message)
-		return kf_error(u->ctx, KFLASH_ERR_NOT_READY,
-				"every board was flashed, but Klipper did not answer: %s",
-				u->klipper_message);
-	return 0;
+	return r < 0 ? r : outcome(u);
 }
 
 KFLASH_EXPORT int
@@ -83,10 +95,13 @@ kflash_update_run(struct kflash_update *u)
 	if (r == 0 && !(u->flags & KFLASH_UPDATE_DRY_RUN))
 		r = kf_lock_acquire(u->ctx, lock_path, KF_LOCK_EXCLUSIVE,
 				    kflash_context_get_timeout(u->ctx, KFLASH_TIMEOUT_LOCK), &lock);
-	if (r == KFLASH_ERR_LOCKED)
+	if (r == KFLASH_ERR_LOCKED) {
+		_cleanup_free_ char *detail = kf_strdup(kflash_context_last_error(u->ctx));
+
 		return kf_error(u->ctx, KFLASH_ERR_LOCKED,
-				"another kflash run is flashing (%s); wait for it to finish",
-				kflash_context_last_error(u->ctx));
+				"another update is running: %s; wait for it to finish",
+				detail ? detail : "its lock is held");
+	}
 	if (r < 0)
 		return r;
 	return run(u);

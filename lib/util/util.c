@@ -25,21 +25,6 @@ kf_strdup(const char *s)
 	return s ? strdup(s) : NULL;
 }
 
-bool
-kf_strreplace(char **dst, const char *src)
-{
-	char *copy = NULL;
-
-	if (src) {
-		copy = strdup(src);
-		if (!copy)
-			return false;
-	}
-	free(*dst);
-	*dst = copy;
-	return true;
-}
-
 char *
 kf_path_join(const char *a, const char *b)
 {

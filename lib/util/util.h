@@ -15,6 +15,16 @@
 #define KF_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
 #define KF_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
+/*
+ * Resize the array @p (a pointer variable) to @n elements; true on
+ * success, false when memory runs out (@p is then unchanged).
+ */
+#define KF_GROW(p, n)                                                                              \
+	({                                                                                         \
+		__typeof__(p) _grown = reallocarray((p), (n) ? (n) : 1, sizeof(*(p)));             \
+		_grown ? ((p) = _grown, true) : false;                                             \
+	})
+
 static inline void
 kf_freep(void *p)
 {
@@ -69,10 +79,6 @@ kf_strdup_printf(const char *fmt, ...) KF_PRINTF(1, 2);
 /* strdup(NULL) is NULL. */
 char *
 kf_strdup(const char *s);
-
-/* Replace *dst with a copy of src (NULL clears). Returns false on OOM. */
-bool
-kf_strreplace(char **dst, const char *src);
 
 /* "a" + "/" + "b", without a double slash. NULL on OOM. */
 char *

@@ -43,6 +43,8 @@ fx_setup(void)
 	fx.env[n] = NULL;
 	memset(fx.sims, 0, sizeof(fx.sims));
 	fx.klippy = 0;
+	/* A printer has Klipper running, idle, with its API socket. */
+	fx_start_klippy("standby", "ready", "Printer is ready");
 }
 
 /* Extra environment for one run: @extra is "KEY=VALUE" or NULL. */
@@ -81,25 +83,43 @@ fx_teardown(void)
 	free(fx.dir);
 }
 
-/* The fake Klipper API server, with @print_state and @state. */
+/*
+ * The fake Klipper API server, with @print_state and @state, in place of
+ * the one running. Its socket is there while the fake systemctl says
+ * Klipper's unit is active, as Klipper's is.
+ */
 void
 fx_start_klippy(const char *print_state, const char *state, const char *message)
 {
-	char sock[4400], ready[4400];
+	char sock[4400], ready[4400], unit[4400];
 
+	fx_stop_klippy();
 	snprintf(sock, sizeof(sock), "%s/klippy.sock", fx.dir);
 	snprintf(ready, sizeof(ready), "%s/klippy.ready", fx.dir);
+	snprintf(unit, sizeof(unit), "%s/state/klipper", fx.dir);
 	unlink(ready);
 	fx.klippy = fork();
 	ck_assert_int_ge(fx.klippy, 0);
 	if (fx.klippy == 0) {
 		execl(getenv("KF_KLIPPY_SERVER_BIN"), "klippy-server", "--socket", sock,
 		      "--ready-file", ready, "--print-state", print_state, "--state", state,
-		      "--state-message", message, (char *)NULL);
+		      "--state-message", message, "--unit-state", unit, (char *)NULL);
 		_exit(127);
 	}
 	for (int i = 0; access(ready, F_OK) != 0; i++) {
 		ck_assert(i < 5000);
+		usleep(1000);
+	}
+}
+
+void
+fx_wait_klippy(void)
+{
+	char sock[4400];
+
+	snprintf(sock, sizeof(sock), "%s/klippy.sock", fx.dir);
+	for (int i = 0; access(sock, F_OK) != 0; i++) {
+		ck_assert_msg(i < 5000, "the fake Klipper made no API socket");
 		usleep(1000);
 	}
 }

@@ -48,6 +48,10 @@ fx_start_klippy(const char *print_state, const char *state, const char *message)
 void
 fx_stop_klippy(void);
 
+/* Wait until the fake Klipper's API socket is there (after its unit started). */
+void
+fx_wait_klippy(void);
+
 /* Run kflash with @argv in environment @e, and require success. */
 void
 fx_cli_ok(const char *const *e, const char *const *argv);

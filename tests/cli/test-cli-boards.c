@@ -229,7 +229,7 @@ START_TEST(cli_add_refuses_bad_input)
 		  "invalid baud rate 'fast'" },
 		{ { "add", "x", "--serial", "/dev/ttyS0", "--mcu", "rp2040", "--method", "sdcard" },
 		  -KFLASH_ERR_INVALID,
-		  "add --sdcard-board NAME" },
+		  "has no SD card board name" },
 		{ { "add", "x", "--serial", "/dev/ttyS0", "--mcu", "rp2040", "--klipper-mcu",
 		    "tool" },
 		  -KFLASH_ERR_INVALID,
@@ -274,6 +274,18 @@ START_TEST(cli_add_refuses_duplicates_naming_the_board)
 }
 END_TEST
 
+/* The "error" object of a JSON document; the test fails without one. */
+static struct json_object *
+fx_error(struct json_object *doc)
+{
+	struct json_object *e = NULL;
+
+	ck_assert_msg(json_object_object_get_ex(doc, "error", &e) &&
+			      json_object_is_type(e, json_type_object),
+		      "no error object in %s", json_object_to_json_string(doc));
+	return e;
+}
+
 START_TEST(cli_corrupt_registry_stops_every_command)
 {
 	static const char *const commands[][8] = {
@@ -309,7 +321,21 @@ START_TEST(cli_corrupt_registry_stops_every_command)
 		snprintf(where, sizeof(where), "%s:2:23: board 1: \"mcu\" should be", registry);
 		ck_assert_msg(strstr(r.err, where), "%s: %s", commands[i][0], r.err);
 		ck_assert_ptr_nonnull(strstr(r.err, "restore the previous version with: cp "));
-		ck_assert_str_eq(r.out, "");
+		/* With --json the failure is the one document on stdout; else stdout is empty. */
+		if (commands[i][1] && strcmp(commands[i][1], "--json") == 0) {
+			struct json_object *doc = kf_cli_json(&r), *e = fx_error(doc);
+
+			ck_assert_int_eq(json_object_get_int(json_object_object_get(e, "code")),
+					 -KFLASH_ERR_CORRUPT);
+			ck_assert_str_eq(json_object_get_string(json_object_object_get(e, "name")),
+					 "KFLASH_ERR_CORRUPT");
+			ck_assert_ptr_nonnull(
+				strstr(json_object_get_string(json_object_object_get(e, "message")),
+				       where));
+			json_object_put(doc);
+		} else {
+			ck_assert_str_eq(r.out, "");
+		}
 		kf_cli_result_free(&r);
 	}
 	after = kf_test_read_file(registry);

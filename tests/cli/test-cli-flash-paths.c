@@ -314,8 +314,9 @@ START_TEST(flash_by_make_flash)
 	ck_assert_int_eq(fx_count("systemctl start klipper"), 1);
 
 	/* A failing make flash: the flash fails with make's last lines, klipper starts again. */
-	r = kf_cli_run(fx_env_with("KF_FAKE_FLASH_FAIL=1"),
-		       (const char *const[]){ "flash", "octopus", "--method", "make", NULL });
+	r = kf_cli_run(
+		fx_env_with("KF_FAKE_FLASH_FAIL=1"),
+		(const char *const[]){ "flash", "octopus", "--method", "make", "--reflash", NULL });
 	ck_assert_int_eq(r.status, -KFLASH_ERR_FLASH);
 	ck_assert_ptr_nonnull(strstr(r.err, "make flash failed"));
 	ck_assert_ptr_nonnull(strstr(r.err, "Flashing failed: no device at"));

@@ -64,11 +64,21 @@ START_TEST(flash_all_three_boards)
 			 "success");
 	json_object_put(doc);
 	kf_cli_result_free(&r);
+	/* Nothing changed: the board runs this very firmware, and Klipper is not stopped. */
 	r = kf_cli(fx.env, "flash", "octopus", NULL);
 	ck_assert_msg(r.status == 0, "%s", r.err);
-	ck_assert_ptr_nonnull(strstr(r.out, "up-to-date"));
-	ck_assert_ptr_nonnull(strstr(r.out, "Klipper: stopped, started again"));
+	ck_assert_ptr_nonnull(strstr(r.out, "octopus          current   -         up-to-date"));
+	ck_assert_ptr_nonnull(strstr(r.out, "Klipper: not stopped, left as it was"));
+	ck_assert_ptr_nonnull(strstr(r.err, "its last flash was this very firmware"));
 	ck_assert_int_eq(fx_count("make build"), 3);
+	ck_assert_int_eq(fx_count("systemctl stop klipper"), 1);
+	kf_cli_result_free(&r);
+	/* Unless asked to. */
+	r = kf_cli(fx.env, "flash", "octopus", "--reflash", NULL);
+	ck_assert_msg(r.status == 0, "%s", r.err);
+	ck_assert_ptr_nonnull(strstr(r.out, "octopus          flashed   katapult  up-to-date"));
+	ck_assert_ptr_nonnull(strstr(r.out, "Klipper: stopped, started again"));
+	ck_assert_int_eq(fx_count("systemctl stop klipper"), 2);
 	kf_cli_result_free(&r);
 
 	/* Each flashed firmware is kept, outside build/, to flash again. */
@@ -87,7 +97,7 @@ START_TEST(flash_all_three_boards)
 	boards = fx_member(doc, "boards");
 	ck_assert_str_eq(
 		json_object_get_string(fx_member(json_object_array_get_idx(boards, 0), "build")),
-		"last build");
+		"last-build");
 	ck_assert(json_object_get_boolean(
 		fx_member(json_object_array_get_idx(boards, 0), "came_back")));
 	json_object_put(doc);
@@ -223,8 +233,9 @@ START_TEST(flash_says_when_klipper_does_not_start_again)
 	r = kf_cli(fx.env, "service", "start", NULL);
 	ck_assert_msg(r.status == 0, "%s", r.err);
 	kf_cli_result_free(&r);
+	fx_wait_klippy();
 	r = kf_cli_run(fx_env_with("KF_FAKE_FAIL=start klipper"),
-		       (const char *const[]){ "flash", "octopus", NULL });
+		       (const char *const[]){ "flash", "octopus", "--reflash", NULL });
 	ck_assert_int_eq(r.status, -KFLASH_ERR_SERVICE);
 	ck_assert_ptr_nonnull(strstr(r.out, "Klipper: stopped, NOT STARTED AGAIN"));
 	kf_cli_result_free(&r);

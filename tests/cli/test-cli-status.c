@@ -185,7 +185,7 @@ START_TEST(status_with_live_mcus)
 	ck_assert(flag(o, "needs_reflash"));
 	o = find(doc, "boards", "ebb");
 	ck_assert(flag(o, "needs_reflash"));
-	ck_assert_str_eq(field(o, "reason"), "live version is older than the host");
+	ck_assert_str_eq(field(o, "reason"), "live-older");
 
 	/* An old MCU of no board is listed and flagged. */
 	o = find(doc, "mcus", "mcu extra");
@@ -199,7 +199,8 @@ START_TEST(status_with_live_mcus)
 
 	r = kf_cli(env, "status", NULL);
 	ck_assert_int_eq(r.status, 70);
-	ck_assert_ptr_nonnull(strstr(r.out, "REFLASH: live version is older than the host"));
+	ck_assert_ptr_nonnull(
+		strstr(r.out, "REFLASH: its MCU runs " OLD ", older than the host's"));
 	ck_assert_ptr_nonnull(
 		strstr(r.out, "MCU 'mcu extra' runs " OLD " and belongs to no board"));
 	kf_cli_result_free(&r);
@@ -219,10 +220,12 @@ START_TEST(status_without_klipper)
 	ck_assert_ptr_null(json_object_object_get(doc, "klipper"));
 	ck_assert_uint_eq(json_object_array_length(json_object_object_get(doc, "mcus")), 0);
 	ck_assert(!flag(find(doc, "boards", "octopus"), "needs_reflash"));
-	ck_assert_str_eq(field(find(doc, "boards", "pico"), "reason"), "never flashed by kflash");
-	ck_assert_str_eq(field(find(doc, "boards", "skr"), "reason"), "last flash failed");
-	ck_assert_str_eq(field(find(doc, "boards", "old"), "reason"),
-			 "last flash is older than the host");
+	ck_assert_str_eq(field(find(doc, "boards", "pico"), "reason"), "never-flashed");
+	ck_assert_str_eq(field(find(doc, "boards", "skr"), "reason"), "flash-failed");
+	ck_assert_str_eq(field(find(doc, "boards", "old"), "reason"), "flash-older");
+	ck_assert_ptr_nonnull(strstr(field(find(doc, "boards", "old"), "message"),
+				     "it was last flashed with v0.11.0"));
+	ck_assert_ptr_null(json_object_object_get(find(doc, "boards", "octopus"), "reason"));
 	json_object_put(doc);
 	kf_cli_result_free(&r);
 

@@ -8,6 +8,10 @@
  *                 [--state S] [--state-message M] [--software-version V]
  *                 [--print-state S] [--mcu NAME=VERSION[=TYPE]]...
  *                 [--ready-after N]   answer "startup" to the first N infos
+ *                 [--unit-state F]    listen only while the file F (the fake
+ *                                     systemctl's state of Klipper's unit)
+ *                                     says "active", or is missing, as Klipper
+ *                                     does while its service runs
  *                 [--misbehave KIND]  malformed | hang | close | no-etx |
  *                                     huge | error | not-object | no-result |
  *                                     empty-result (every answer is {}) |
@@ -39,6 +43,7 @@ static struct {
 	int n_mcus;
 	int ready_after;
 	const char *misbehave;
+	const char *unit_state;
 } opt = {
 	.state = "ready",
 	.state_message = "Printer is ready",
@@ -217,6 +222,35 @@ answer(int fd, const char *text)
 	return !(bad && strcmp(bad, "no-etx") == 0);
 }
 
+/* Does Klipper's service run, as the fake systemctl's state file says? */
+static bool
+unit_active(void)
+{
+	char word[32] = "";
+	FILE *f;
+
+	if (!opt.unit_state || !(f = fopen(opt.unit_state, "r")))
+		return true;
+	if (!fgets(word, sizeof(word), f))
+		word[0] = '\0';
+	fclose(f);
+	return strncmp(word, "active", 6) == 0;
+}
+
+static int
+open_listener(const struct sockaddr_un *addr)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	unlink(opt.socket);
+	if (fd < 0 || bind(fd, (const struct sockaddr *)addr, sizeof(*addr)) < 0 ||
+	    listen(fd, 8) < 0) {
+		perror("klippy-server: socket");
+		exit(1);
+	}
+	return fd;
+}
+
 static void
 usage(FILE *f, const char *argv0, int status)
 {
@@ -233,6 +267,7 @@ usage(FILE *f, const char *argv0, int status)
 		"  --ready-after N        answer \"startup\" to the first N infos\n"
 		"  --misbehave KIND       malformed, hang, close, no-etx, huge, error,\n"
 		"                         not-object, no-result, empty-result, no-status\n"
+		"  --unit-state F         listen only while F says active (or is missing)\n"
 		"It runs until SIGTERM and removes its socket.\n",
 		argv0);
 	exit(status);
@@ -252,6 +287,7 @@ main(int argc, char **argv)
 		{ "mcu", required_argument, NULL, 'm' },
 		{ "ready-after", required_argument, NULL, 'a' },
 		{ "misbehave", required_argument, NULL, 'b' },
+		{ "unit-state", required_argument, NULL, 'u' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -293,6 +329,9 @@ main(int argc, char **argv)
 		case 'b':
 			opt.misbehave = optarg;
 			break;
+		case 'u':
+			opt.unit_state = optarg;
+			break;
 		case 'h':
 			usage(stdout, argv[0], 0);
 			break;
@@ -318,24 +357,31 @@ main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	strcpy(addr.sun_path, opt.socket);
-	unlink(opt.socket);
-	listener = socket(AF_UNIX, SOCK_STREAM, 0);
-	if (listener < 0 || bind(listener, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
-	    listen(listener, 8) < 0) {
-		perror("klippy-server: socket");
-		return 1;
-	}
+	listener = unit_active() ? open_listener(&addr) : -1;
 	if (opt.ready_file) {
 		FILE *f = fopen(opt.ready_file, "w");
 
 		if (f)
 			fclose(f);
 	}
-	fds[0] = (struct pollfd){ .fd = listener, .events = POLLIN };
 	while (!stop) {
-		if (poll(fds, (nfds_t)n, 200) <= 0)
+		/* Klipper's socket lives as long as its service runs. */
+		if (listener < 0 && unit_active()) {
+			listener = open_listener(&addr);
+		} else if (listener >= 0 && !unit_active()) {
+			for (int i = 1; i < n; i++) {
+				close(fds[i].fd);
+				free(bufs[i]);
+			}
+			n = 1;
+			close(listener);
+			unlink(opt.socket);
+			listener = -1;
+		}
+		fds[0] = (struct pollfd){ .fd = listener, .events = POLLIN };
+		if (poll(fds, (nfds_t)n, opt.unit_state ? 20 : 200) <= 0)
 			continue;
-		if ((fds[0].revents & POLLIN) && n <= MAX_CLIENTS) {
+		if (listener >= 0 && (fds[0].revents & POLLIN) && n <= MAX_CLIENTS) {
 			int client = accept(listener, NULL, NULL);
 
 			if (client >= 0) {
@@ -384,7 +430,9 @@ main(int argc, char **argv)
 		close(fds[i].fd);
 		free(bufs[i]);
 	}
-	close(listener);
-	unlink(opt.socket);
+	if (listener >= 0) {
+		close(listener);
+		unlink(opt.socket);
+	}
 	return 0;
 }

@@ -130,6 +130,14 @@ class UpdateTest(unittest.TestCase):
             if os.path.exists(ready):
                 break
             time.sleep(0.01)
+        # Klipper runs, idle, with its API socket while its unit is active.
+        sock = os.path.join(self.dir, "klippy.sock")
+        self.klippy = subprocess.Popen([os.environ["KF_KLIPPY_SERVER_BIN"], "--socket", sock,
+                                        "--unit-state", os.path.join(self.dir, "state", "klipper")])
+        for _ in range(500):
+            if os.path.exists(sock):
+                break
+            time.sleep(0.01)
         self.events = []
         self.ctx = kflash.Context(
             on_event=self.events.append,
@@ -144,6 +152,8 @@ class UpdateTest(unittest.TestCase):
         self.ctx.close()
         self.sim.terminate()
         self.sim.wait()
+        self.klippy.terminate()
+        self.klippy.wait()
         os.environ.clear()
         os.environ.update(self.saved_env)
         shutil.rmtree(self.dir)
@@ -152,7 +162,9 @@ class UpdateTest(unittest.TestCase):
         self.ctx.add_board("octopus", serial_path=os.path.join(self.dev, "serial", "by-id", BY_ID))
         with self.assertRaises(kflash.NotFoundError) as caught:
             self.ctx.build("octopus")
-        self.assertIn("kflash config octopus", str(caught.exception))
+        self.assertIn("has no Klipper config yet", str(caught.exception))
+        self.assertEqual(caught.exception.hint, "configure-board")
+        self.assertEqual(caught.exception.subject, "octopus")
         subprocess.run([os.environ["KF_KFLASH_BIN"], "config", "octopus", "--from",
                         os.path.join(os.environ["KF_TEST_FIXTURES"], "klipper-configs",
                                      "stm32f446_usb.config"), "-q"],
@@ -165,25 +177,34 @@ class UpdateTest(unittest.TestCase):
         self.assertEqual(built["mcu"], "stm32f446xx")
 
         status = self.ctx.status()
-        self.assertIsNone(status["klipper"])
-        self.assertEqual(status["boards"][0]["reason"], "never flashed by kflash")
+        self.assertEqual(status["klipper"], {"state": "ready"})
+        self.assertEqual(status["boards"][0]["reason"], "never-flashed")
 
         self.assertEqual(self.ctx.update(["octopus"], dry_run=True)["boards"][0]["result"],
                          "planned")
         summary = self.ctx.update(["octopus"])
         self.assertEqual(summary["boards"][0]["result"], "flashed")
         self.assertEqual(summary["boards"][0]["method"], "katapult")
+        self.assertEqual(summary["boards"][0]["build"], "up-to-date")
         self.assertTrue(summary["klipper"]["stopped"])
         self.assertTrue(summary["klipper"]["restarted"])
+        self.assertEqual(summary["klipper"]["state"], "ready")
         progress = [e for e in self.events if e.type == "progress"]
         self.assertTrue(any(e.message == "writing" and e.done == e.total for e in progress),
                         progress)
         self.assertTrue(all(e.board == "octopus" and e.phase == "Flash" for e in progress))
         self.assertFalse(self.ctx.status()["boards"][0]["needs_reflash"])
+        # Nothing changed since: the board is current, and Klipper is not stopped.
+        again = self.ctx.update(["octopus"])
+        self.assertEqual(again["boards"][0]["result"], "current")
+        self.assertFalse(again["klipper"]["stopped"])
+        self.assertEqual(self.ctx.update(["octopus"], reflash=True)["boards"][0]["result"],
+                         "flashed")
 
         with self.assertRaises(kflash.NotFoundError) as caught:
             self.ctx.update(["ghost"])
         self.assertIn("no board named ghost", caught.exception.message)
+        self.assertEqual(caught.exception.hint, "list-boards")
         with self.assertRaises(TypeError):
             self.ctx.update(["octopus"], sideways=True)
 

@@ -182,7 +182,9 @@ START_TEST(board_config_seed_checks_the_mcu)
 	setup();
 	b = board("octopus", "stm32f446xx");
 	kf_assert_error(ctx, kflash_board_config_load(ctx, b, &c), KFLASH_ERR_NOT_FOUND,
-			"create it with kflash config octopus");
+			"create it with Klipper's menuconfig, or seed it from a .config file");
+	ck_assert_int_eq(kflash_context_last_error_hint(ctx), KFLASH_HINT_CONFIGURE_BOARD);
+	ck_assert_str_eq(kflash_context_last_error_subject(ctx), "octopus");
 	kf_assert_error(ctx, kflash_board_config_seed(ctx, b, wrong), KFLASH_ERR_MCU_MISMATCH,
 			"board octopus is a stm32f446xx");
 	ck_assert_ptr_nonnull(strstr(kflash_context_last_error(ctx), "is for a rp2040"));
@@ -200,7 +202,7 @@ START_TEST(board_config_seed_checks_the_mcu)
 		kf_test_write_file(nomcu, text);
 		free(text);
 		kf_assert_error(ctx, kflash_board_config_seed(ctx, b, nomcu), KFLASH_ERR_CORRUPT,
-				"names no MCU (no CONFIG_MCU); run kflash config octopus");
+				"names no MCU (no CONFIG_MCU); configure the board again");
 		ck_assert_int_eq(access(path, F_OK), -1);
 	}
 
@@ -257,7 +259,7 @@ START_TEST(board_config_refresh_and_menuconfig)
 	ck_assert(freopen("/dev/null", "r", stdin) != NULL);
 	kf_assert_error(ctx, kflash_board_config_menuconfig(ctx, b), KFLASH_ERR_NOT_TTY,
 			"menuconfig for board pico needs a terminal; without one, seed the "
-			"config from a file (kflash config pico --from FILE) or refresh it");
+			"config from a .config file, or refresh the one it has");
 	dup2(saved_stdin, STDIN_FILENO);
 	close(saved_stdin);
 	ck_assert_int_eq(log_lines("make menuconfig"), 0);
@@ -398,7 +400,8 @@ START_TEST(build_errors)
 	kf_assert_error(ctx, kflash_build_board(ctx, b, KFLASH_BUILD_CLEAN, &r), KFLASH_ERR_BUILD,
 			"has no Klipper data dictionary (klipper.dict)");
 	ck_assert_ptr_nonnull(
-		strstr(kflash_context_last_error(ctx), "build it again with --clean"));
+		strstr(kflash_context_last_error(ctx), "build it again from scratch"));
+	ck_assert_int_eq(kflash_context_last_error_hint(ctx), KFLASH_HINT_CLEAN_BUILD);
 	unsetenv("KF_FAKE_KLIPPER_NO_DICT");
 
 	/* make said yes, but left nothing to flash. */

@@ -96,7 +96,8 @@ START_TEST(firmware_with_dict_beside)
 	ck_assert_int_eq(kflash_firmware_load(ctx, bin, &fw), 0);
 	ck_assert_str_eq(kflash_firmware_get_mcu(fw), "stm32f446xx");
 	ck_assert_str_eq(kflash_firmware_get_version(fw), "v0.12.0-396-gabc1234");
-	ck_assert_str_eq(kflash_firmware_get_dictionary_source(fw), dict);
+	ck_assert_int_eq(kflash_firmware_get_dictionary_origin(fw), KFLASH_DICTIONARY_FILE);
+	ck_assert_str_eq(kflash_firmware_get_dictionary_path(fw), dict);
 	ck_assert_uint_eq(kflash_firmware_get_size(fw), 3);
 	ck_assert_int_eq(memcmp(kflash_firmware_get_data(fw), "abc", 3), 0);
 	ck_assert_str_eq(kflash_firmware_get_path(fw), bin);
@@ -135,7 +136,9 @@ START_TEST(firmware_with_embedded_dict)
 	ck_assert_int_eq(kflash_firmware_load(ctx, bin, &fw), 0);
 	ck_assert_str_eq(kflash_firmware_get_mcu(fw), "stm32f446xx");
 	ck_assert_str_eq(kflash_firmware_get_version(fw), "v0.12.0-396-gabc1234");
-	ck_assert_str_eq(kflash_firmware_get_dictionary_source(fw), "embedded");
+	ck_assert_int_eq(kflash_firmware_get_dictionary_origin(fw), KFLASH_DICTIONARY_EMBEDDED);
+	ck_assert_ptr_null(kflash_firmware_get_dictionary_path(fw));
+	ck_assert_str_eq(kflash_dictionary_origin_name(KFLASH_DICTIONARY_EMBEDDED), "embedded");
 	kflash_firmware_unref(fw);
 
 	/* Without any dictionary, MCU and version are unknown. */
@@ -144,7 +147,8 @@ START_TEST(firmware_with_embedded_dict)
 	ck_assert_int_eq(kflash_firmware_load(ctx, bin, &fw), 0);
 	ck_assert_ptr_null(kflash_firmware_get_mcu(fw));
 	ck_assert_ptr_null(kflash_firmware_get_version(fw));
-	ck_assert_ptr_null(kflash_firmware_get_dictionary_source(fw));
+	ck_assert_int_eq(kflash_firmware_get_dictionary_origin(fw), KFLASH_DICTIONARY_NONE);
+	ck_assert_ptr_null(kflash_firmware_get_dictionary_path(fw));
 	kflash_firmware_unref(fw);
 	free(bin);
 	teardown();

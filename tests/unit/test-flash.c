@@ -115,7 +115,7 @@ START_TEST(flash_board_by_katapult)
 	fw = make_firmware(MCU);
 	ck_assert_msg(kflash_flash_board(ctx, b, fw, &f) == 0, "%s",
 		      kflash_context_last_error(ctx));
-	ck_assert_str_eq(kflash_flash_get_method(f), "katapult");
+	ck_assert_int_eq(kflash_flash_get_method(f), KFLASH_METHOD_KATAPULT);
 	ck_assert_int_eq(kflash_flash_get_came_back(f), 1);
 	ck_assert_uint_gt(kflash_flash_get_duration_ms(f), 0);
 	ck_assert_ptr_eq(kflash_flash_ref(f), f);
@@ -155,7 +155,7 @@ START_TEST(flash_board_refuses_another_mcus_firmware)
 	ck_assert(strstr(kflash_context_last_error(ctx), "is for a rp2040") != NULL);
 	/* The outcome comes back on failure too: nothing ran. */
 	ck_assert_ptr_nonnull(f);
-	ck_assert_ptr_null(kflash_flash_get_method(f));
+	ck_assert_int_eq(kflash_flash_get_method(f), KFLASH_METHOD_NONE);
 	kflash_flash_unref(f);
 	ck_assert_int_eq(kf_sim_log_count(sim, "rx "), 0);
 	ck_assert_int_eq(kf_sim_log_count(sim, "touch"), 0);
@@ -211,19 +211,22 @@ START_TEST(flash_board_errors)
 	start_board(NULL);
 	ck_assert_int_eq(kflash_board_set_method(b, KFLASH_METHOD_MAKE), 0);
 	kf_assert_error(ctx, kflash_flash_board(ctx, b, fw, NULL), KFLASH_ERR_NOT_FOUND,
-			"make flash needs board octopus's config; create it with kflash config");
+			"make flash needs board octopus's config, and it has none yet");
+	ck_assert_int_eq(kflash_context_last_error_hint(ctx), KFLASH_HINT_CONFIGURE_BOARD);
+	ck_assert_str_eq(kflash_context_last_error_subject(ctx), "octopus");
 
 	/* The SD card script needs a board name for it, and a real dictionary. */
 	ck_assert_int_eq(kflash_board_set_method(b, KFLASH_METHOD_SDCARD), 0);
 	kf_assert_error(ctx, kflash_flash_board(ctx, b, fw, NULL), KFLASH_ERR_INVALID,
-			"has no SD card board name; add it with kflash add");
+			"has no SD card board name; set the board's SD card board");
+	ck_assert_int_eq(kflash_context_last_error_hint(ctx), KFLASH_HINT_EDIT_BOARD);
 	ck_assert_int_eq(kflash_board_set_sdcard_board(b, "btt-octopus"), 0);
 	kf_assert_error(ctx, kflash_flash_board(ctx, b, fw, NULL), KFLASH_ERR_NOT_FOUND,
 			"flash-sdcard.sh: is the Klipper dir right?");
 	kflash_firmware_unref(fw);
 	fw = make_firmware(NULL);
 	kf_assert_error(ctx, kflash_flash_board(ctx, b, fw, NULL), KFLASH_ERR_NOT_FOUND,
-			"the SD card script needs klipper.dict beside");
+			"Klipper's SD card script needs the firmware's data dictionary, and");
 	ck_assert_int_eq(kf_sim_log_count(sim, "rx "), 0);
 	kflash_firmware_unref(fw);
 	kflash_board_unref(b);

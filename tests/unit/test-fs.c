@@ -22,13 +22,13 @@ static void
 setup(void)
 {
 	dir = kf_test_mkdtemp();
-	ck_assert_int_eq(kflash_context_new(&ctx), 0);
+	ctx = kf_test_context(dir);
 }
 
 static void
 teardown(void)
 {
-	kflash_context_unref(ctx);
+	ctx = kf_test_context_unref(ctx);
 	kf_test_rmtree(dir);
 	free(dir);
 }
@@ -288,11 +288,13 @@ START_TEST(fs_lock_contention_between_processes)
 	kf_assert_error(ctx, kf_lock_acquire(ctx, p, KF_LOCK_EXCLUSIVE, 200, &lock),
 			KFLASH_ERR_LOCKED, p);
 	ck_assert_uint_ge(kf_now_ms() - start, 190);
-	snprintf(expect, sizeof(expect), "(pid %d)", (int)pid);
+	snprintf(expect, sizeof(expect), "is held by process %d (", (int)pid);
 	ck_assert_msg(strstr(kflash_context_last_error(ctx), expect), "%s",
 		      kflash_context_last_error(ctx));
+	/* What it waits for is said at once, and once. */
+	ck_assert(kf_test_events_contain(ctx, "waiting up to 0.2 s for"));
 	kf_assert_error(ctx, kf_lock_acquire(ctx, p, KF_LOCK_SHARED, 100, &lock), KFLASH_ERR_LOCKED,
-			"wait for it to finish");
+			expect);
 	ck_assert_ptr_null(lock);
 	let_go(pid, release);
 

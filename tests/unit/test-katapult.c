@@ -437,7 +437,8 @@ START_TEST(open_refuses_a_held_port)
 	holder = hold_port(s->path);
 	snprintf(pid_text, sizeof(pid_text), "process %d", (int)holder);
 	kf_assert_error(ctx, kflash_katapult_enter_usb(ctx, s->path), KFLASH_ERR_BUSY, pid_text);
-	ck_assert(strstr(kflash_context_last_error(ctx), "--service") != NULL);
+	ck_assert(strstr(kflash_context_last_error(ctx), "under another service name") != NULL);
+	ck_assert_int_eq(kflash_context_last_error_hint(ctx), KFLASH_HINT_SET_SERVICE);
 	usleep(200000);
 	ck_assert_int_eq(kf_sim_log_count(s, "touch"), 0);
 	release_port(holder);

@@ -105,7 +105,7 @@ START_TEST(second_status_on_one_connection_after_mcu_constants)
 	ck_assert_str_eq(kflash_klippy_get_mcu_name(k, 0), "mcu");
 	ck_assert_ptr_null(kflash_klippy_get_mcu_type(k, 0));
 	ck_assert_ptr_null(kflash_klippy_get_mcu_version(k, 0));
-	ck_assert_ptr_null(kflash_klippy_get_print_state(k));
+	ck_assert_int_eq(kflash_klippy_get_print_state(k), KFLASH_PRINT_UNKNOWN);
 
 	kflash_klippy_unref(k);
 	scripted_end(&s);
@@ -140,10 +140,10 @@ START_TEST(status_then_info_then_status_keep_their_own_fields)
 	ck_assert_int_eq(kflash_klippy_connect(ctx, &k), 0);
 	ck_assert_int_eq(kflash_klippy_query_status(k), 0);
 	ck_assert_uint_eq(kflash_klippy_get_mcu_count(k), 2);
-	ck_assert_str_eq(kflash_klippy_get_print_state(k), "printing");
+	ck_assert_int_eq(kflash_klippy_get_print_state(k), KFLASH_PRINT_PRINTING);
 	ck_assert_int_eq(kflash_klippy_query_info(k), 0);
 	/* An info answer leaves the status alone. */
-	ck_assert_str_eq(kflash_klippy_get_print_state(k), "printing");
+	ck_assert_int_eq(kflash_klippy_get_print_state(k), KFLASH_PRINT_PRINTING);
 	ck_assert_str_eq(kflash_klippy_get_mcu_type(k, 0), "stm32f446xx");
 	ck_assert_int_eq(kflash_klippy_query_status(k), 0);
 	ck_assert_uint_eq(kflash_klippy_get_mcu_count(k), 1);
@@ -151,8 +151,8 @@ START_TEST(status_then_info_then_status_keep_their_own_fields)
 	ck_assert_str_eq(kflash_klippy_get_mcu_version(k, 0), "v3");
 	ck_assert_ptr_null(kflash_klippy_get_mcu_type(k, 0));
 	ck_assert_ptr_null(kflash_klippy_get_mcu_name(k, 1));
-	ck_assert_ptr_null(kflash_klippy_get_print_state(k));
-	ck_assert_str_eq(kflash_klippy_get_state(k), "ready");
+	ck_assert_int_eq(kflash_klippy_get_print_state(k), KFLASH_PRINT_UNKNOWN);
+	ck_assert_int_eq(kflash_klippy_get_state(k), KFLASH_KLIPPER_READY);
 	ck_assert_str_eq(kflash_klippy_get_software_version(k), "v9");
 	kflash_klippy_unref(k);
 	scripted_end(&s);

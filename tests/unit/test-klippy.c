@@ -121,13 +121,13 @@ START_TEST(klippy_info_and_status)
 		     "mcu=v0.12.0-380-gdeadbee=stm32f446xx", "--mcu",
 		     "mcu toolhead=v0.12.0-396-gabc1234=stm32g0b1xx");
 	k = connect_ok();
-	ck_assert_ptr_null(kflash_klippy_get_state(k));
+	ck_assert_int_eq(kflash_klippy_get_state(k), KFLASH_KLIPPER_UNKNOWN);
 	ck_assert_int_eq(kflash_klippy_query_info(k), 0);
-	ck_assert_str_eq(kflash_klippy_get_state(k), "ready");
+	ck_assert_int_eq(kflash_klippy_get_state(k), KFLASH_KLIPPER_READY);
 	ck_assert_str_eq(kflash_klippy_get_state_message(k), "Printer is ready");
 	ck_assert_str_eq(kflash_klippy_get_software_version(k), "v0.12.0-396-gabc1234");
 	ck_assert_int_eq(kflash_klippy_query_status(k), 0);
-	ck_assert_str_eq(kflash_klippy_get_print_state(k), "printing");
+	ck_assert_int_eq(kflash_klippy_get_print_state(k), KFLASH_PRINT_PRINTING);
 	ck_assert_uint_eq(kflash_klippy_get_mcu_count(k), 2);
 	for (size_t i = 0; i < 2; i++) {
 		const char *name = kflash_klippy_get_mcu_name(k, i);
@@ -185,7 +185,7 @@ START_TEST(klippy_status_answers_without_their_parts)
 		kf_assert_error(ctx, kflash_klippy_query_status(k), KFLASH_ERR_PROTOCOL,
 				cases[i].needle);
 		ck_assert_uint_eq(kflash_klippy_get_mcu_count(k), 0);
-		ck_assert_ptr_null(kflash_klippy_get_print_state(k));
+		ck_assert_int_eq(kflash_klippy_get_print_state(k), KFLASH_PRINT_UNKNOWN);
 		kflash_klippy_unref(k);
 		teardown();
 	}
@@ -203,7 +203,7 @@ START_TEST(klippy_bad_replies_are_errors)
 	k = connect_ok();
 	kf_assert_error(ctx, kflash_klippy_query_info(k), misbehaviours[_i].code,
 			misbehaviours[_i].needle);
-	ck_assert_ptr_null(kflash_klippy_get_state(k));
+	ck_assert_int_eq(kflash_klippy_get_state(k), KFLASH_KLIPPER_UNKNOWN);
 	kflash_klippy_unref(k);
 	teardown();
 }
@@ -235,30 +235,82 @@ START_TEST(klippy_cancel_during_a_hung_request)
 }
 END_TEST
 
+/* The service's state, as an injected query answers it: 1 active, 0 not, < 0 fails. */
+static int
+service_answer(struct kflash_context *c, const char *unit, void *data)
+{
+	return *(int *)data;
+}
+
 START_TEST(klippy_print_gate)
 {
+	int service = 0, gate = 0;
+
 	setup();
-	/* No Klipper: go on, and say so. */
-	ck_assert_int_eq(kflash_klippy_check_idle(ctx, 0), 0);
-	ck_assert(kf_test_events_contain(ctx, "Klipper is not running"));
+	kflash_context_set_service_query_func(ctx, service_answer, &service);
+	/* No API socket, and the service does not run: nothing to stop, no question. */
+	ck_assert_int_eq(kflash_klippy_check_idle(ctx, 0, &gate), 0);
+	ck_assert_int_eq(gate, KFLASH_GATE_NOT_RUNNING);
+	ck_assert(kf_test_events_contain(ctx, "Klipper is not running: its service klipper is "
+					      "inactive"));
 
 	start_server("--print-state", "printing");
-	kf_assert_error(ctx, kflash_klippy_check_idle(ctx, 0), KFLASH_ERR_PRINTING,
+	kf_assert_error(ctx, kflash_klippy_check_idle(ctx, 0, &gate), KFLASH_ERR_PRINTING,
 			"the printer is printing");
-	ck_assert_ptr_nonnull(strstr(kflash_context_last_error(ctx), "--force"));
-	ck_assert_int_eq(kflash_klippy_check_idle(ctx, 1), 0);
-	ck_assert(kf_test_events_contain(ctx, "--force was given"));
+	ck_assert_int_eq(kflash_context_last_error_hint(ctx), KFLASH_HINT_FORCE);
+	ck_assert_ptr_null(strstr(kflash_context_last_error(ctx), "--"));
+	ck_assert_int_eq(kflash_klippy_check_idle(ctx, 1, &gate), 0);
+	ck_assert_int_eq(gate, KFLASH_GATE_FORCED_PRINTING);
+	ck_assert(kf_test_events_contain(ctx, "the update was forced: going on"));
 	stop_server();
 
 	start_server("--print-state", "paused");
-	kf_assert_error(ctx, kflash_klippy_check_idle(ctx, 0), KFLASH_ERR_PRINTING,
+	kf_assert_error(ctx, kflash_klippy_check_idle(ctx, 0, NULL), KFLASH_ERR_PRINTING,
 			"the printer is paused");
 	stop_server();
 	start_server("--print-state", "complete");
-	ck_assert_int_eq(kflash_klippy_check_idle(ctx, 0), 0);
+	ck_assert_int_eq(kflash_klippy_check_idle(ctx, 0, &gate), 0);
+	ck_assert_int_eq(gate, KFLASH_GATE_IDLE);
 	stop_server();
 	start_server("--misbehave", "error");
-	kf_assert_error(ctx, kflash_klippy_check_idle(ctx, 0), KFLASH_ERR_PROTOCOL, "refused");
+	kf_assert_error(ctx, kflash_klippy_check_idle(ctx, 0, NULL), KFLASH_ERR_PROTOCOL,
+			"refused");
+	kflash_context_set_service_query_func(ctx, NULL, NULL);
+	teardown();
+}
+END_TEST
+
+/*
+ * The service runs, but its API socket is not where the context looks
+ * (sudo's home, another instance): the print state cannot be told, so the
+ * gate stays shut unless forced. It once went on, saying "not running".
+ */
+START_TEST(klippy_gate_shut_when_the_socket_of_a_running_service_is_missing)
+{
+	int service = 1, gate = 0;
+	char *events;
+
+	setup();
+	kflash_context_set_service_query_func(ctx, service_answer, &service);
+	kf_assert_error(ctx, kflash_klippy_check_idle(ctx, 0, &gate), KFLASH_ERR_NOT_FOUND,
+			"Klipper's service klipper is active, but");
+	ck_assert(strstr(kflash_context_last_error(ctx), sock) != NULL);
+	ck_assert(strstr(kflash_context_last_error(ctx), "Klipper is not stopped") != NULL);
+	ck_assert_int_eq(kflash_context_last_error_hint(ctx), KFLASH_HINT_SET_KLIPPY_SOCKET);
+	ck_assert_str_eq(kflash_context_last_error_subject(ctx), sock);
+	ck_assert_int_eq(gate, 0);
+	ck_assert_int_eq(kflash_klippy_check_idle(ctx, 1, &gate), 0);
+	ck_assert_int_eq(gate, KFLASH_GATE_FORCED_UNREACHABLE);
+	ck_assert(kf_test_events_contain(ctx, "going on, since the update was forced"));
+
+	/* A state that cannot be asked is no licence either. */
+	service = KFLASH_ERR_SERVICE;
+	kf_assert_error(ctx, kflash_klippy_check_idle(ctx, 0, &gate), KFLASH_ERR_NOT_FOUND,
+			"the state of Klipper's service klipper cannot be asked");
+	events = kf_strdup(kf_test_events(ctx));
+	ck_assert_ptr_null(strstr(events, "nothing to wait for"));
+	free(events);
+	kflash_context_set_service_query_func(ctx, NULL, NULL);
 	teardown();
 }
 END_TEST
@@ -313,9 +365,11 @@ static const struct {
 
 START_TEST(version_compare_table)
 {
-	ck_assert_msg(kflash_version_compare(versions[_i].a, versions[_i].b) == versions[_i].order,
+	ck_assert_msg(kflash_klipper_version_compare(versions[_i].a, versions[_i].b) ==
+			      versions[_i].order,
 		      "%s vs %s: %d, expected %d", versions[_i].a ? versions[_i].a : "NULL",
-		      versions[_i].b, kflash_version_compare(versions[_i].a, versions[_i].b),
+		      versions[_i].b,
+		      kflash_klipper_version_compare(versions[_i].a, versions[_i].b),
 		      versions[_i].order);
 }
 END_TEST
@@ -328,6 +382,7 @@ KF_TEST_SUITE(klippy)
 	kf_test_add(klippy_status_answers_without_their_parts);
 	kf_test_add(klippy_cancel_during_a_hung_request);
 	kf_test_add_timeout(klippy_print_gate, 30);
+	kf_test_add(klippy_gate_shut_when_the_socket_of_a_running_service_is_missing);
 	kf_test_add_timeout(klippy_wait_ready, 30);
 	kf_test_add_loop(version_compare_table, (int)KF_ARRAY_SIZE(versions));
 }

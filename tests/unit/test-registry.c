@@ -47,8 +47,34 @@ make_board(const char *name, const char *mcu, const char *serial_path)
 	return b;
 }
 
+/* Add a board; without a serial path it gets one of its own, /dev/serial/by-path/NAME. */
 static int
 add(const char *name, const char *mcu, const char *serial_path)
+{
+	char own[128];
+	struct kflash_board *b;
+	int r;
+
+	snprintf(own, sizeof(own), "/dev/serial/by-path/%s", name ? name : "x");
+	b = make_board(name, mcu, serial_path ? serial_path : own);
+	r = kflash_registry_add_board(ctx, b);
+
+	kflash_board_unref(b);
+	return r;
+}
+
+static int
+add_board(struct kflash_board *b)
+{
+	int r = kflash_registry_add_board(ctx, b);
+
+	kflash_board_unref(b);
+	return r;
+}
+
+/* Add a board with exactly the serial path given (NULL: none). */
+static int
+add_exact(const char *name, const char *mcu, const char *serial_path)
 {
 	struct kflash_board *b = make_board(name, mcu, serial_path);
 	int r = kflash_registry_add_board(ctx, b);
@@ -262,6 +288,44 @@ START_TEST(registry_refuses_duplicates_and_incomplete_boards)
 	kf_assert_error(ctx, add("nomcu", NULL, NULL), KFLASH_ERR_INVALID,
 			"board nomcu has no MCU");
 	kf_assert_error(ctx, kflash_registry_add_board(ctx, NULL), KFLASH_ERR_INVALID, "no board");
+
+	/* A board that could never be found; two boards on one port; SD card without its name. */
+	kf_assert_error(ctx, add_exact("lost", "stm32f446xx", NULL), KFLASH_ERR_INVALID,
+			"board lost has no serial path, USB serial number or CAN UUID");
+	ck_assert_int_eq(kflash_context_last_error_hint(ctx), KFLASH_HINT_EDIT_BOARD);
+	kf_assert_error(ctx, add("twin", "rp2040", id), KFLASH_ERR_EXISTS,
+			"belongs to board octopus");
+	ck_assert_int_eq(add("pi", "rp2040", "/dev/ttyAMA0"), 0);
+	kf_assert_error(
+		ctx, add("pi2", "rp2040", "/dev/ttyAMA0"), KFLASH_ERR_EXISTS,
+		"board pi2 has serial path /dev/ttyAMA0, which belongs to board pi already");
+	{
+		struct kflash_board *sd = make_board("skr", "lpc1768", "/dev/ttyACM3");
+
+		ck_assert_int_eq(kflash_board_set_method(sd, KFLASH_METHOD_SDCARD), 0);
+		kf_assert_error(ctx, add_board(sd), KFLASH_ERR_INVALID,
+				"to be flashed through its SD card, but has no SD card board name");
+	}
+	/* A CAN board needs no serial path; its UUID is its identity on its bus. */
+	{
+		struct kflash_board *can = make_board("ebb", "stm32g0b1xx", NULL);
+
+		ck_assert_int_eq(kflash_board_set_can_uuid(can, "aabbccddeeff"), 0);
+		ck_assert_int_eq(kflash_board_set_can_interface(can, "can0"), 0);
+		ck_assert_int_eq(add_board(can), 0);
+		can = make_board("ebb2", "stm32g0b1xx", NULL);
+		ck_assert_int_eq(kflash_board_set_can_uuid(can, "AABBCCDDEEFF"), 0);
+		ck_assert_int_eq(kflash_board_set_can_interface(can, "can0"), 0);
+		kf_assert_error(ctx, add_board(can), KFLASH_ERR_EXISTS,
+				"board ebb2 has CAN UUID aabbccddeeff, which belongs to board ebb");
+		/* The same UUID on another bus is another board. */
+		can = make_board("ebb3", "stm32g0b1xx", NULL);
+		ck_assert_int_eq(kflash_board_set_can_uuid(can, "aabbccddeeff"), 0);
+		ck_assert_int_eq(kflash_board_set_can_interface(can, "can1"), 0);
+		ck_assert_int_eq(add_board(can), 0);
+	}
+	free(before);
+	before = kf_test_read_file(reg_path);
 	{
 		char *after = kf_test_read_file(reg_path);
 

@@ -237,7 +237,7 @@ fake_query(struct kflash_context *c, const char *unit, void *data)
 START_TEST(guard_with_injected_functions)
 {
 	struct kflash_service_guard *g;
-	const char *state;
+	int state;
 	int stop_result = 0;
 
 	setup();
@@ -246,9 +246,9 @@ START_TEST(guard_with_injected_functions)
 	kflash_context_set_service_start_func(ctx, fake_start, NULL);
 	kflash_context_set_service_query_func(ctx, fake_query, NULL);
 	ck_assert_int_eq(kflash_service_get_state(ctx, "klipper", &state), 0);
-	ck_assert_str_eq(state, "active");
+	ck_assert_int_eq(state, KFLASH_UNIT_ACTIVE);
 	ck_assert_int_eq(kflash_service_get_state(ctx, "other", &state), 0);
-	ck_assert_str_eq(state, "inactive");
+	ck_assert_int_eq(state, KFLASH_UNIT_INACTIVE);
 	ck_assert_int_eq(kflash_service_guard_new(ctx, &g), 0);
 	ck_assert_int_eq(kflash_service_guard_add_unit(g, "other"), 0);
 	ck_assert_int_eq(kflash_service_guard_begin(g), 0);
@@ -274,18 +274,20 @@ END_TEST
 START_TEST(service_state_and_manual_control)
 {
 	struct kflash_service_guard *g;
-	const char *state = NULL;
+	int state = -1;
 
 	setup();
 	ck_assert_int_eq(kflash_service_get_state(ctx, "klipper", &state), 0);
-	ck_assert_str_eq(state, "active");
+	ck_assert_int_eq(state, KFLASH_UNIT_ACTIVE);
 	ck_assert_int_eq(kflash_service_stop(ctx, "klipper"), 0);
 	ck_assert_int_eq(kflash_service_get_state(ctx, "klipper", &state), 0);
-	ck_assert_str_eq(state, "inactive");
+	ck_assert_int_eq(state, KFLASH_UNIT_INACTIVE);
+	ck_assert_str_eq(kflash_unit_state_name(state), "inactive");
+	ck_assert_int_eq(kflash_unit_state_is_running(state), 0);
 	ck_assert_int_eq(kflash_service_start(ctx, "klipper"), 0);
 	set_state("klipper", "failed");
 	ck_assert_int_eq(kflash_service_get_state(ctx, "klipper", &state), 0);
-	ck_assert_str_eq(state, "failed");
+	ck_assert_int_eq(state, KFLASH_UNIT_FAILED);
 	set_state("klipper", "gibberish");
 	kf_assert_error(ctx, kflash_service_get_state(ctx, "klipper", &state), KFLASH_ERR_SERVICE,
 			"said 'gibberish'");
@@ -411,8 +413,7 @@ check_script_as_nobody(int fd)
 		_exit(99);
 	if (kflash_context_new(&c) < 0)
 		_exit(98);
-	r = kf_sudo_check_program(c, "/home/pi/klipper/scripts/flash-linux.sh",
-				  "Klipper's make flash for the host MCU");
+	r = kflash_service_check_sudo(c, "/home/pi/klipper/scripts/flash-linux.sh");
 	snprintf(msg, sizeof(msg), "%d %s", r, r < 0 ? kflash_context_last_error(c) : "");
 	if (write(fd, msg, strlen(msg)) < 0)
 		_exit(97);
@@ -503,9 +504,8 @@ START_TEST(not_root_needs_sudo_for_the_host_mcu_script)
 	result = run_as_nobody_with(check_script_as_nobody);
 	snprintf(expect, sizeof(expect), "%d ", KFLASH_ERR_PERMISSION);
 	ck_assert_msg(strncmp(result, expect, strlen(expect)) == 0, "%s", result);
-	ck_assert_ptr_nonnull(strstr(result,
-				     "Klipper's make flash for the host MCU runs "
-				     "/home/pi/klipper/scripts/flash-linux.sh through sudo"));
+	ck_assert_ptr_nonnull(strstr(result, "/home/pi/klipper/scripts/flash-linux.sh must run "
+					     "through sudo, which asks for a password"));
 	ck_assert_ptr_nonnull(strstr(result, "NOPASSWD: /home/pi/klipper/scripts/flash-linux.sh"));
 	ck_assert_int_eq(count_calls("sudo -n -l /home/pi/klipper/scripts/flash-linux.sh"), 1);
 	free(result);

@@ -77,7 +77,8 @@ START_TEST(update_with_no_boards)
 	ck_assert_int_eq(kflash_update_new(ctx, &u), 0);
 	ck_assert_int_eq(kflash_update_add_all_boards(u), 0);
 	kf_assert_error(ctx, kflash_update_run(u), KFLASH_ERR_NOT_FOUND,
-			"no boards to flash: register one with kflash add");
+			"there are no boards to flash: no board is registered");
+	ck_assert_int_eq(kflash_context_last_error_hint(ctx), KFLASH_HINT_ADD_BOARD);
 	ck_assert_int_eq(kflash_update_get_klipper_stopped(u), 0);
 	kflash_update_unref(u);
 	teardown();
@@ -100,7 +101,11 @@ START_TEST(update_one_run_at_a_time)
 	ck_assert_int_eq(kflash_update_new(ctx, &u), 0);
 	ck_assert_int_eq(kflash_update_add_all_boards(u), 0);
 	kf_assert_error(ctx, kflash_update_run(u), KFLASH_ERR_LOCKED,
-			"another kflash run is flashing");
+			"another update is running: ");
+	/* Said once, with the holder: no "wait" twice. */
+	ck_assert_ptr_nonnull(strstr(kflash_context_last_error(ctx), "is held by process"));
+	ck_assert_ptr_null(strstr(strstr(kflash_context_last_error(ctx), "wait") + 1, "wait"));
+	ck_assert(kf_test_events_contain(ctx, "waiting up to 0.2 s for"));
 	kflash_update_unref(u);
 	close(release);
 	ck_assert_int_eq(waitpid(holder, NULL, 0), holder);

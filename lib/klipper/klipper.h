@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "process.h"
+#include "internal/process.h"
 
 struct kflash_context;
 
@@ -45,8 +45,10 @@ int
 kf_klipper_make(struct kflash_context *ctx, const struct kf_make *m);
 
 /*
- * The Klipper tree's version as Klipper's build writes it:
- * git describe --always --tags --long --dirty, or "?" without git.
+ * The Klipper tree's version as Klipper's build writes it (git describe
+ * --always --tags --long --dirty) in *@ret, or NULL when it cannot be told
+ * (no git, not a git tree). Returns 0, KFLASH_ERR_NO_MEMORY or
+ * KFLASH_ERR_CANCELLED.
  */
-char *
-kf_klipper_version(struct kflash_context *ctx);
+int
+kf_klipper_version(struct kflash_context *ctx, char **ret);

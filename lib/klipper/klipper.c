@@ -30,10 +30,10 @@ check_klipper_tree(struct kflash_context *ctx, const char *dir)
 
 	if (makefile && access(makefile, R_OK) == 0)
 		return 0;
-	return kf_error(ctx, KFLASH_ERR_NOT_FOUND,
-			"no Klipper source tree at %s (no Makefile); set it with --klipper-dir "
-			"or KFLASH_KLIPPER_DIR",
-			dir);
+	return kf_error_hint(ctx, KFLASH_ERR_NOT_FOUND, KFLASH_HINT_SET_KLIPPER_DIR, NULL,
+			     "no Klipper source tree at %s (no Makefile); set the Klipper dir to "
+			     "the Klipper checkout",
+			     dir);
 }
 
 int
@@ -81,8 +81,8 @@ kf_klipper_make(struct kflash_context *ctx, const struct kf_make *m)
 	return r;
 }
 
-char *
-kf_klipper_version(struct kflash_context *ctx)
+int
+kf_klipper_version(struct kflash_context *ctx, char **ret)
 {
 	const char *klipper = kflash_context_get_klipper_dir(ctx);
 	_cleanup_free_ char *safe = kf_strdup_printf("safe.directory=%s", klipper);
@@ -95,14 +95,23 @@ kf_klipper_version(struct kflash_context *ctx)
 		.quiet = true,
 	};
 	struct kf_process_result res;
-	char *version = NULL;
+	int r;
 
-	if (safe && kf_process_run(ctx, &o, &res) == 0 && res.exit_code == 0 && res.out) {
+	*ret = NULL;
+	if (!safe)
+		return kf_error(ctx, KFLASH_ERR_NO_MEMORY, "out of memory");
+	r = kf_process_run(ctx, &o, &res);
+	if (r == 0 && res.exit_code == 0 && res.out) {
 		kf_strip_newline(res.out);
-		if (*res.out)
-			version = kf_strdup(res.out);
+		if (*res.out && !(*ret = kf_strdup(res.out)))
+			r = kf_error(ctx, KFLASH_ERR_NO_MEMORY, "out of memory");
 	}
-	if (safe)
-		kf_process_result_clear(&res);
-	return version ? version : kf_strdup("?");
+	kf_process_result_clear(&res);
+	/* No git, or not a git tree: the version cannot be told, which is no error. */
+	if (r < 0 && r != KFLASH_ERR_CANCELLED && r != KFLASH_ERR_NO_MEMORY) {
+		kf_debug(ctx, "the Klipper version cannot be told: %s",
+			 kflash_context_last_error(ctx));
+		r = 0;
+	}
+	return r;
 }
