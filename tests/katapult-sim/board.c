@@ -65,37 +65,9 @@ path_printf(const char *fmt, ...)
 	va_start(ap, fmt);
 	r = vasprintf(&p, fmt, ap);
 	va_end(ap);
-	if (r < 0) {
-		fprintf(stderr, "kflash-sim: out of memory\n");
-		exit(1);
-	}
+	if (r < 0)
+		sim_oom();
 	return p;
-}
-
-/* mkdir -p of the directory that holds @path. */
-static int
-mkdir_parent(const char *path)
-{
-	char buf[PATH_MAX];
-	char *slash;
-
-	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
-		return -ENAMETOOLONG;
-	slash = strrchr(buf, '/');
-	if (!slash || slash == buf)
-		return 0;
-	*slash = '\0';
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
 }
 
 /* Point @path at @target, replacing whatever is there in one step. */
@@ -105,7 +77,7 @@ publish_link(const char *target, const char *path)
 	char tmp[PATH_MAX];
 	int r;
 
-	r = mkdir_parent(path);
+	r = sim_mkdir_parent(path);
 	if (r < 0)
 		return r;
 	if (snprintf(tmp, sizeof(tmp), "%s.sim-%d", path, (int)getpid()) >= (int)sizeof(tmp))
@@ -188,7 +160,7 @@ publish_usbfs(struct sim *s, const struct usb_identity *id)
 	char *tmp = path_printf("%s/.sim-%d", dir, (int)getpid());
 	int fd, r = 0;
 
-	r = mkdir_parent(tmp);
+	r = sim_mkdir_parent(tmp);
 	if (r < 0)
 		goto out;
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -279,16 +251,16 @@ board_enumerate(struct sim *s, enum board_state as)
 			r = open_pty(s);
 			if (r < 0)
 				return fail("open", "/dev/ptmx", r);
-			s->link = path_printf("%s/%s", s->opt.dev_dir, s->opt.uart_link);
-			r = publish_link(s->slave, s->link);
+			s->link_path = path_printf("%s/%s", s->opt.dev_dir, s->opt.uart_link);
+			r = publish_link(s->slave, s->link_path);
 			if (r < 0)
-				return fail("create the link", s->link, r);
+				return fail("create the link", s->link_path, r);
 		}
 		s->state = as;
-		sim_log(s, "enumerate %s %s", board_state_name(as), s->link);
+		sim_log(s, "enumerate %s %s", board_state_name(as), s->link_path);
 		if (as == BOARD_KATAPULT)
 			katapult_reset(s);
-		return write_ready_file(s, s->link);
+		return write_ready_file(s, s->link_path);
 	}
 
 	switch (as) {
@@ -322,27 +294,27 @@ board_enumerate(struct sim *s, enum board_state as)
 	r = open_pty(s);
 	if (r < 0)
 		return fail("open", "/dev/ptmx", r);
-	s->link = path_printf("%s/serial/by-id/usb-%s_%s_%s-if00", s->opt.dev_dir, name, s->opt.mcu,
-			      s->opt.serial);
+	s->link_path = path_printf("%s/serial/by-id/usb-%s_%s_%s-if00", s->opt.dev_dir, name,
+				   s->opt.mcu, s->opt.serial);
 	s->bypath = path_printf("%s/serial/by-path/platform-sim-usb-0:%s:1.0", s->opt.dev_dir,
 				s->opt.usb_port);
-	r = publish_link(s->slave, s->link);
+	r = publish_link(s->slave, s->link_path);
 	if (r < 0)
-		return fail("create the link", s->link, r);
+		return fail("create the link", s->link_path, r);
 	r = publish_link(s->slave, s->bypath);
 	if (r < 0)
 		return fail("create the link", s->bypath, r);
-	sim_log(s, "enumerate %s %s", board_state_name(as), s->link);
+	sim_log(s, "enumerate %s %s", board_state_name(as), s->link_path);
 	if (as == BOARD_KATAPULT)
 		katapult_reset(s);
-	return write_ready_file(s, s->link);
+	return write_ready_file(s, s->link_path);
 }
 
 /* The board disconnects: every link and node goes, and the pty closes. */
 void
 board_remove(struct sim *s)
 {
-	unpublish_link(s, &s->link, s->slave);
+	unpublish_link(s, &s->link_path, s->slave);
 	unpublish_link(s, &s->bypath, s->slave);
 	remove_usbfs(s);
 	if (s->master >= 0) {

@@ -3,6 +3,9 @@
  * The bootloader side of the simulated board: the frame parser, the
  * commands, the flash with its page erase rules, and the fault injection.
  * Written from the description of the Katapult protocol.
+ *
+ * The bootloader sees only a byte stream (struct sim_link), so it does not
+ * depend on how the bytes travel.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -179,7 +182,7 @@ send_frame(struct sim *s, uint8_t type, const uint8_t *payload, size_t len, bool
 	frame[5 + len] = (uint8_t)(crc >> 8);
 	frame[6 + len] = FRAME_SYNC2;
 	frame[7 + len] = FRAME_SYNC;
-	sim_send(s, frame, len + 8);
+	s->link->send(s, frame, len + 8);
 }
 
 static void
@@ -685,15 +688,13 @@ parse(struct sim *s)
 size_t
 katapult_rx_room(const struct sim *s)
 {
-	if (s->opt.mode == SIM_MODE_UART)
-		return SIZE_MAX; /* a UART cannot hold the host back */
-	return RX_BUFFER_USB - s->in_len;
+	return s->link->rx_buffer - s->in_len;
 }
 
 void
 katapult_input(struct sim *s, const uint8_t *data, size_t len)
 {
-	size_t capacity = s->opt.mode == SIM_MODE_UART ? RX_BUFFER_UART : RX_BUFFER_USB;
+	size_t capacity = s->link->rx_buffer;
 
 	while (len && s->state == BOARD_KATAPULT) {
 		/* A frame is at most FRAME_MAX bytes: parsing always makes room. */

@@ -5,7 +5,9 @@
  * The program shares no code with lib/: a mistake in the library's frame
  * code must not be mirrored here. See README.md beside this file.
  *
- *   main.c      options, the event loop, link I/O, logging
+ *   main.c      the event loop, timers, logging
+ *   options.c   the command line
+ *   serial.c    the pty link: I/O, --rate, the UART request string
  *   board.c     ptys, links, usbfs nodes: what the board publishes
  *   katapult.c  the bootloader: frames, commands, flash, faults
  *   speed.c     the line speed through termios2 (its own file, since
@@ -13,6 +15,7 @@
  */
 #pragma once
 
+#include <poll.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -125,17 +128,39 @@ struct sim_options {
 	unsigned rate;
 };
 
+struct sim;
+
+/*
+ * How the bootloader's byte stream travels between it and the host (here
+ * on a pty: USB CDC or a UART).
+ */
+struct sim_link {
+	size_t rx_buffer; /* what the bootloader's receive buffer holds */
+	bool host_waits;  /* USB: the host writes only while the buffer has room */
+	/* A response leaves. */
+	void (*send)(struct sim *s, const uint8_t *data, size_t len);
+	/* Whether output is still on its way (the jump after COMPLETE waits). */
+	bool (*busy)(const struct sim *s);
+};
+
+/* The descriptors one round of the event loop waits on. */
+struct poll_set {
+	struct pollfd *p;
+	size_t n, cap;
+};
+
 struct sim {
 	struct sim_options opt;
 	FILE *log;
+	const struct sim_link *link;
 
 	/* ---- what the board publishes (board.c) ---- */
 	enum board_state state;
 	int master;
 	char slave[64];
-	char *link;   /* by-id link (USB) or the UART link */
-	char *bypath; /* by-path link (USB) */
-	char *usbfs;  /* bus/usb/001/NNN */
+	char *link_path; /* by-id link (USB) or the UART link */
+	char *bypath;    /* by-path link (USB) */
+	char *usbfs;     /* bus/usb/001/NNN */
 	unsigned next_devnum;
 	bool ready_written;
 	/* a pending enumeration (after a touch, after COMPLETE) */
@@ -143,7 +168,8 @@ struct sim {
 	enum board_state enumerate_as;
 	bool enumerate_is_boot;
 
-	/* ---- link I/O (main.c) ---- */
+	/* ---- the pty link (serial.c) ---- */
+	int serial_poll;
 	bool slave_closed;
 	uint8_t *out;
 	size_t out_len, out_cap;
@@ -176,16 +202,34 @@ uint64_t
 sim_now(void);
 void
 sim_log(struct sim *s, const char *fmt, ...) SIM_PRINTF(2, 3);
-void
-sim_send(struct sim *s, const uint8_t *data, size_t len);
-void
-sim_discard_output(struct sim *s);
 int
 sim_write_file_atomic(const char *path, const void *data, size_t len);
+/* mkdir -p of the directory that holds @path. */
+int
+sim_mkdir_parent(const char *path);
+/* Wait for @events on @fd in this round; the index in @ps. */
+int
+poll_add(struct poll_set *ps, int fd, short events);
+uint64_t
+earliest(uint64_t a, uint64_t b);
+void
+sim_oom(void) __attribute__((noreturn));
 
 /* options.c: 0, 1 after --help, or -1 after a usage error (said on stderr). */
 int
 sim_parse_options(int argc, char **argv, struct sim_options *o);
+
+/* serial.c */
+extern const struct sim_link serial_link_usb;
+extern const struct sim_link serial_link_uart;
+void
+sim_send(struct sim *s, const uint8_t *data, size_t len);
+void
+sim_discard_output(struct sim *s);
+void
+serial_prepare(struct sim *s, uint64_t now, struct poll_set *ps, uint64_t *deadline);
+void
+serial_handle(struct sim *s, const struct poll_set *ps);
 
 /* board.c */
 const char *
@@ -208,7 +252,7 @@ void
 katapult_reset(struct sim *s);
 void
 katapult_input(struct sim *s, const uint8_t *data, size_t len);
-/* How many bytes the receive buffer takes now (USB: flow control). */
+/* How many more bytes the receive buffer holds now. */
 size_t
 katapult_rx_room(const struct sim *s);
 void
