@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * kflash-sim: the event loop and the timers of the simulated board. See
- * README.md beside this file and `kflash-sim --help` (options.c).
+ * kflash-sim: the event loop and the timers of the simulated board, bus or
+ * bridge. See README.md beside this file and `kflash-sim --help`
+ * (options.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -150,8 +151,20 @@ complete(struct sim *s)
 	s->complete_at = 0;
 	katapult_flush_garbage(s);
 	sim_log(s, "complete");
+	if (s->no_return) {
+		/* the application never starts: the board is gone for good */
+		board_remove(s);
+		return 0;
+	}
 	if (s->opt.mode == SIM_MODE_UART) {
 		s->request_len = 0;
+		r = board_enumerate(s, BOARD_KLIPPER);
+		sim_log(s, "boot klipper");
+		return r;
+	}
+	if (s->opt.mode == SIM_MODE_CAN) {
+		/* a CAN node reboots in place, without a new enumeration */
+		board_remove(s);
 		r = board_enumerate(s, BOARD_KLIPPER);
 		sim_log(s, "boot klipper");
 		return r;
@@ -198,13 +211,15 @@ run(struct sim *s, int sfd)
 		struct timespec ts;
 		int r;
 
-		if (run_timers(s, now) < 0) {
+		if (s->link && run_timers(s, now) < 0) {
 			status = -1;
 			break;
 		}
 		ps.n = 0;
 		poll_add(&ps, sfd, POLLIN);
 		serial_prepare(s, now, &ps, &deadline);
+		can_prepare(s, now, &ps, &deadline);
+		bus_prepare(s, &ps);
 
 		deadline = earliest(deadline, s->enumerate_at);
 		deadline = earliest(deadline, s->complete_at);
@@ -230,6 +245,8 @@ run(struct sim *s, int sfd)
 				break;
 		}
 		serial_handle(s, &ps);
+		can_handle(s, &ps);
+		bus_handle(s, &ps);
 	}
 	free(ps.p);
 	return status;
@@ -264,6 +281,12 @@ mode_name(enum sim_mode mode)
 		return "uart";
 	case SIM_MODE_KATAPULT:
 		return "katapult";
+	case SIM_MODE_BUS:
+		return "bus";
+	case SIM_MODE_CAN:
+		return "can";
+	case SIM_MODE_BRIDGE:
+		return "bridge";
 	case SIM_MODE_USB:
 		break;
 	}
@@ -281,6 +304,12 @@ first_path(const struct sim *s, enum board_state first)
 	case SIM_MODE_UART:
 		r = asprintf(&path, "%s/%s", s->opt.dev_dir, s->opt.uart_link);
 		break;
+	case SIM_MODE_BUS:
+	case SIM_MODE_CAN:
+	case SIM_MODE_BRIDGE:
+		path = bus_socket_path(&s->opt);
+		r = 0;
+		break;
 	default:
 		r = asprintf(&path, "%s/serial/by-id/usb-%s_%s_%s-if00", s->opt.dev_dir,
 			     first == BOARD_KATAPULT ? "katapult" : "Klipper", s->opt.mcu,
@@ -292,15 +321,17 @@ first_path(const struct sim *s, enum board_state first)
 	return path;
 }
 
-/* The first state of the board. */
+/* The first state: a bus relay has none, everything else a board. */
 static int
 start(struct sim *s)
 {
 	enum board_state first = BOARD_KLIPPER;
 	char *path;
+	int r;
 
 	switch (s->opt.mode) {
 	case SIM_MODE_USB:
+	case SIM_MODE_BRIDGE:
 		s->link = &serial_link_usb;
 		break;
 	case SIM_MODE_KATAPULT:
@@ -310,10 +341,24 @@ start(struct sim *s)
 	case SIM_MODE_UART:
 		s->link = &serial_link_uart;
 		break;
+	case SIM_MODE_CAN:
+		s->link = &can_link;
+		first = s->opt.can_start;
+		break;
+	case SIM_MODE_BUS:
+		break;
 	}
 	path = first_path(s, first);
 	sim_log(s, "start %s %s", mode_name(s->opt.mode), path);
 	free(path);
+	if (s->opt.mode == SIM_MODE_CAN || s->opt.mode == SIM_MODE_BRIDGE)
+		can_init(s);
+	if (s->opt.mode == SIM_MODE_BUS) {
+		r = bus_open(s);
+		if (r == 0)
+			r = board_write_ready(s, s->bus.path);
+		return r;
+	}
 	return board_enumerate(s, first);
 }
 
@@ -323,6 +368,10 @@ main(int argc, char **argv)
 	struct sim s = { .master = -1, .next_devnum = 2, .serial_poll = -1 };
 	int sfd, r, status = 0;
 
+	s.can.fd = -1;
+	s.can.poll = -1;
+	s.bus.fd = -1;
+	s.bus.poll = -1;
 	r = sim_parse_options(argc, argv, &s.opt);
 	if (r > 0)
 		return 0;
@@ -343,7 +392,7 @@ main(int argc, char **argv)
 			return 1;
 		}
 	}
-	if (flash_init(&s) < 0) {
+	if (s.opt.mode != SIM_MODE_BUS && flash_init(&s) < 0) {
 		fprintf(stderr, "kflash-sim: out of memory for %u bytes of flash\n",
 			s.opt.flash_size);
 		return 1;
@@ -352,13 +401,19 @@ main(int argc, char **argv)
 	if (start(&s) < 0 || run(&s, sfd) < 0)
 		status = 1;
 
-	katapult_flush_garbage(&s);
-	r = image_write(&s);
-	if (r < 0) {
-		fprintf(stderr, "kflash-sim: cannot write %s: %s\n", s.opt.image, strerror(-r));
-		status = 1;
+	if (s.link) {
+		katapult_flush_garbage(&s);
+		r = image_write(&s);
+		if (r < 0) {
+			fprintf(stderr, "kflash-sim: cannot write %s: %s\n", s.opt.image,
+				strerror(-r));
+			status = 1;
+		}
+		board_remove(&s);
 	}
-	board_remove(&s);
+	bus_close(&s);
+	can_free(&s);
+	bus_free(&s);
 	if (s.ready_written)
 		unlink(s.opt.ready_file);
 	sim_log(&s, "exit");

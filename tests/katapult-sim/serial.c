@@ -3,7 +3,7 @@
  * The pty link of a serial board: the bytes between the host and the
  * board on the pty master, the --rate limit, the 1200-baud touch and the
  * UART request string. The bootloader sees only the byte stream (struct
- * sim_link).
+ * sim_link), so the same bootloader runs on a CAN node (can.c).
  */
 #include <errno.h>
 #include <poll.h>
@@ -41,8 +41,9 @@ sim_discard_output(struct sim *s)
 }
 
 static void
-serial_send(struct sim *s, const uint8_t *data, size_t len)
+serial_send(struct sim *s, const uint8_t *data, size_t len, unsigned lose_frame)
 {
+	(void)lose_frame; /* a CAN fault: a pty has no frames to lose */
 	sim_send(s, data, len);
 }
 
