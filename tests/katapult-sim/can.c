@@ -452,7 +452,7 @@ admin(struct sim *s, const struct can_pkt *f)
 			set_nodeid(s, f);
 		break;
 	case ADMIN_CLEAR_NODEID:
-		if (!klipper && s->can.assigned_id) {
+		if (!klipper) {
 			s->can.assigned_id = 0;
 			sim_log(s, "can clear");
 		}

@@ -271,7 +271,9 @@ parse_fault(struct sim_options *o, const char *spec)
 	}
 	if (colon) {
 		if (f->kind == FAULT_DFU || f->kind == FAULT_BOOTSEL)
-			return usage_error("--fault %s takes no WHEN: it acts on the touch", kind);
+			return usage_error("--fault %s takes no WHEN: it acts on the way into the "
+					   "bootloader",
+					   kind);
 		if (f->kind == FAULT_NO_KATAPULT)
 			return usage_error("--fault %s takes no WHEN: it acts on "
 					   "REQUEST_BOOTLOADER",
