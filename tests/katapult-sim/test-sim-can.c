@@ -190,6 +190,49 @@ START_TEST(test_relay)
 }
 END_TEST
 
+/*
+ * A client that reads nothing: its frames wait in order, and beyond the
+ * relay's queue further ones are lost (and logged).
+ */
+START_TEST(test_relay_overrun)
+{
+	char *dir = kf_test_mkdtemp();
+	struct sim *bus = start_bus(dir);
+	int a = can_open(bus->path), b = can_open(bus->path);
+	uint32_t total = 0, next = 0;
+	struct can_msg m;
+
+	/* how much a socket holds depends on the machine: send until it is full */
+	while (sim_log_count(bus, "bus overrun 2") == 0) {
+		ck_assert_uint_lt(total, 1000000);
+		for (int i = 0; i < 1000; i++, total++) {
+			uint8_t seq[4];
+
+			put32(seq, total);
+			can_send(a, 0x100, seq, 4);
+		}
+		sleep_ms(5);
+	}
+	while (can_recv(b, &m, QUIET_MS) == 1) {
+		ck_assert_uint_eq(m.id, 0x100);
+		ck_assert_uint_eq(get32(m.data), next);
+		next++;
+	}
+	/* the whole queue and whatever the socket held, but not all */
+	ck_assert_uint_gt(next, 4096);
+	ck_assert_uint_lt(next, total);
+	ck_assert_int_eq(sim_log_count(bus, "bus overrun"), 1);
+	/* it reads again: frames flow again */
+	can_send(a, 0x101, NULL, 0);
+	ck_assert(can_recv_id(b, 0x101, &m, TIMEOUT_MS));
+	close(a);
+	close(b);
+	sim_stop(bus);
+	kf_test_rmtree(dir);
+	free(dir);
+}
+END_TEST
+
 /* A stale socket of a killed bus is replaced; a live one is not. */
 START_TEST(test_relay_stale_socket)
 {
@@ -585,6 +628,7 @@ KF_TEST_SUITE(sim_can)
 	kf_test_add(test_fasthash_vectors);
 	kf_test_add(test_node_uuids);
 	kf_test_add(test_relay);
+	kf_test_add(test_relay_overrun);
 	kf_test_add(test_relay_stale_socket);
 	kf_test_add(test_klipper_admin);
 	kf_test_add(test_katapult_admin);
