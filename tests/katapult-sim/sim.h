@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * kflash-sim: a Katapult device simulated on a pty.
+ * kflash-sim: a Katapult device simulated on a pty or a CAN bus.
  *
  * The program shares no code with lib/: a mistake in the library's frame
  * code must not be mirrored here. See README.md beside this file.
