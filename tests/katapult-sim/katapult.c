@@ -3,8 +3,13 @@
  * The bootloader side of the simulated board: the frame parser, the
  * commands, the flash with its page erase rules, and the fault injection.
  * Written from the description of the Katapult protocol.
+ *
+ * The bootloader sees only a byte stream (struct sim_link): the same code
+ * serves a board on a pty and a CAN node, which differ in their receive
+ * buffer and in how a response leaves.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,7 +30,7 @@ struct selected {
 	uint8_t cmd;
 	unsigned nth; /* the Nth command of its name */
 	struct fault *drop, *crc, *busy, *wrong_address, *bad_cell, *wrong_mcu, *wrong_start,
-		*hangup;
+		*hangup, *lost_frame, *no_return, *bus_off, *error_passive;
 };
 
 static const struct {
@@ -48,6 +53,11 @@ static const char *const fault_names[] = {
 	[FAULT_HANGUP] = "hangup",
 	[FAULT_DFU] = "dfu",
 	[FAULT_BOOTSEL] = "bootsel",
+	[FAULT_LOST_FRAME] = "lost-frame",
+	[FAULT_NO_KATAPULT] = "no-katapult",
+	[FAULT_NO_RETURN] = "no-return",
+	[FAULT_BUS_OFF] = "bus-off",
+	[FAULT_ERROR_PASSIVE] = "error-passive",
 };
 
 const char *
@@ -160,8 +170,14 @@ reply_error(struct reply *r, uint8_t cmd, const char *reason)
 	snprintf(r->text, sizeof(r->text), "ERROR %s %s", command_name(cmd), reason);
 }
 
+/* @lose_frame: a CAN frame of the response to lose (1-based, 0 none). */
 static void
-send_frame(struct sim *s, uint8_t type, const uint8_t *payload, size_t len, bool bad_crc)
+send_frame(struct sim *s,
+	   uint8_t type,
+	   const uint8_t *payload,
+	   size_t len,
+	   bool bad_crc,
+	   unsigned lose_frame)
 {
 	uint8_t frame[8 + REPLY_MAX];
 	uint16_t crc;
@@ -179,7 +195,7 @@ send_frame(struct sim *s, uint8_t type, const uint8_t *payload, size_t len, bool
 	frame[5 + len] = (uint8_t)(crc >> 8);
 	frame[6 + len] = FRAME_SYNC2;
 	frame[7 + len] = FRAME_SYNC;
-	sim_send(s, frame, len + 8);
+	s->link->send(s, frame, len + 8, lose_frame);
 }
 
 static void
@@ -288,7 +304,12 @@ fault_selects(struct sim *s, struct fault *f, uint8_t cmd, unsigned number, unsi
 	case FAULT_CRC:
 	case FAULT_BUSY:
 	case FAULT_WRONG_ADDRESS:
+	case FAULT_LOST_FRAME:
+	case FAULT_BUS_OFF:
+	case FAULT_ERROR_PASSIVE:
 		return cmd == CMD_SEND_BLOCK && nth == 1;
+	case FAULT_NO_RETURN:
+		return cmd == CMD_COMPLETE;
 	case FAULT_BAD_CELL:
 		return cmd == CMD_SEND_BLOCK && !f->fired;
 	case FAULT_HANGUP:
@@ -298,6 +319,7 @@ fault_selects(struct sim *s, struct fault *f, uint8_t cmd, unsigned number, unsi
 		return cmd == CMD_CONNECT;
 	case FAULT_DFU:
 	case FAULT_BOOTSEL:
+	case FAULT_NO_KATAPULT:
 		break;
 	}
 	return false;
@@ -337,8 +359,21 @@ select_faults(struct sim *s, struct selected *sel, unsigned number)
 		case FAULT_HANGUP:
 			slot = &sel->hangup;
 			break;
+		case FAULT_LOST_FRAME:
+			slot = &sel->lost_frame;
+			break;
+		case FAULT_NO_RETURN:
+			slot = &sel->no_return;
+			break;
+		case FAULT_BUS_OFF:
+			slot = &sel->bus_off;
+			break;
+		case FAULT_ERROR_PASSIVE:
+			slot = &sel->error_passive;
+			break;
 		case FAULT_DFU:
 		case FAULT_BOOTSEL:
+		case FAULT_NO_KATAPULT:
 			break;
 		}
 		if (slot && !*slot)
@@ -510,12 +545,38 @@ cmd_request_block(struct sim *s,
 
 /* The device ACKs, then jumps to the application 100 ms later. */
 static void
-cmd_complete(struct sim *s, struct reply *r)
+cmd_complete(struct sim *s, const struct selected *sel, struct reply *r)
 {
 	reply_ack(r, CMD_COMPLETE);
 	snprintf(r->text, sizeof(r->text), "ACK COMPLETE");
 	s->complete_at = sim_now() + 100000000u;
+	if (sel->no_return) {
+		log_fault(s, sel->no_return, sel);
+		s->no_return = true;
+	}
 	image_write(s);
+}
+
+/* A CAN build answers its UUID and two zero bytes. */
+static void
+cmd_get_canbus_id(struct sim *s, struct reply *r)
+{
+	reply_ack(r, CMD_GET_CANBUS_ID);
+	memcpy(r->payload + r->len, s->can.uuid, 6);
+	memset(r->payload + r->len + 6, 0, 2);
+	r->len += 8;
+	snprintf(r->text, sizeof(r->text), "ACK GET_CANBUS_ID %s", s->can.uuid_hex);
+}
+
+/* lost-frame[=K]: the Kth CAN frame of the response, by default the last. */
+static unsigned
+lost_frame_index(const struct fault *f)
+{
+	if (!f)
+		return 0;
+	if (!f->value[0])
+		return UINT_MAX;
+	return (unsigned)strtoul(f->value, NULL, 10);
 }
 
 static void
@@ -541,6 +602,16 @@ dispatch(struct sim *s, const uint8_t *frame)
 		board_hangup(s);
 		return;
 	}
+	if (sel.bus_off) {
+		/* the command never got through: nothing reaches the node any more */
+		log_fault(s, sel.bus_off, &sel);
+		can_bus_off(s);
+		return;
+	}
+	if (sel.error_passive) {
+		log_fault(s, sel.error_passive, &sel);
+		can_error_passive(s, strcmp(sel.error_passive->value, "rx") == 0);
+	}
 
 	if (sel.busy) {
 		log_fault(s, sel.busy, &sel);
@@ -561,9 +632,16 @@ dispatch(struct sim *s, const uint8_t *frame)
 			cmd_request_block(s, &sel, payload, nwords, &r);
 			break;
 		case CMD_COMPLETE:
-			cmd_complete(s, &r);
+			cmd_complete(s, &sel, &r);
 			break;
-		case CMD_GET_CANBUS_ID: /* a serial build has no CAN id */
+		case CMD_GET_CANBUS_ID:
+			if (s->opt.mode == SIM_MODE_CAN) {
+				cmd_get_canbus_id(s, &r);
+				break;
+			}
+			/* a serial build has no CAN id */
+			reply_error(&r, sel.cmd, "unknown");
+			break;
 		default:
 			reply_error(&r, sel.cmd, "unknown");
 			break;
@@ -576,8 +654,10 @@ dispatch(struct sim *s, const uint8_t *frame)
 	}
 	if (sel.crc)
 		log_fault(s, sel.crc, &sel);
+	if (sel.lost_frame)
+		log_fault(s, sel.lost_frame, &sel);
 	sim_log(s, "tx %s", r.text);
-	send_frame(s, r.type, r.payload, r.len, sel.crc != NULL);
+	send_frame(s, r.type, r.payload, r.len, sel.crc != NULL, lost_frame_index(sel.lost_frame));
 }
 
 /* ---- the parser ---- */
@@ -677,7 +757,7 @@ parse(struct sim *s)
 			s->need_valid = true;
 			katapult_flush_garbage(s);
 			sim_log(s, "tx NACK");
-			send_frame(s, RESP_NACK, NULL, 0, false);
+			send_frame(s, RESP_NACK, NULL, 0, false, 0);
 		}
 	}
 }
@@ -685,15 +765,13 @@ parse(struct sim *s)
 size_t
 katapult_rx_room(const struct sim *s)
 {
-	if (s->opt.mode == SIM_MODE_UART)
-		return SIZE_MAX; /* a UART cannot hold the host back */
-	return RX_BUFFER_USB - s->in_len;
+	return s->link->rx_buffer - s->in_len;
 }
 
 void
 katapult_input(struct sim *s, const uint8_t *data, size_t len)
 {
-	size_t capacity = s->opt.mode == SIM_MODE_UART ? RX_BUFFER_UART : RX_BUFFER_USB;
+	size_t capacity = s->link->rx_buffer;
 
 	while (len && s->state == BOARD_KATAPULT) {
 		/* A frame is at most FRAME_MAX bytes: parsing always makes room. */

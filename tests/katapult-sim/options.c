@@ -13,25 +13,47 @@ static void
 usage(FILE *f)
 {
 	fputs("Usage: kflash-sim --dev-dir DIR [--mode usb|uart|katapult] [OPTIONS]\n"
+	      "       kflash-sim --mode bus --can-dir DIR [--can-interface NAME] [OPTIONS]\n"
+	      "       kflash-sim --mode can --can-dir DIR [--can-interface NAME] [OPTIONS]\n"
+	      "       kflash-sim --mode bridge --can-dir DIR --dev-dir DEV --sys-dir SYS "
+	      "[OPTIONS]\n"
 	      "\n"
 	      "Simulates a board running Klipper, and then its Katapult bootloader, on a\n"
-	      "pty: the test bench for native Katapult flashing. It runs until SIGTERM,\n"
-	      "SIGINT or SIGHUP, then removes every link and file it published and exits 0.\n"
+	      "pty or on a simulated CAN bus: the test bench for native Katapult flashing.\n"
+	      "It runs until SIGTERM, SIGINT or SIGHUP, then removes every link and file it\n"
+	      "published and exits 0.\n"
 	      "\n"
 	      "Board:\n"
-	      "  --dev-dir DIR            where the links appear, like /dev (required)\n"
+	      "  --dev-dir DIR            where the links appear, like /dev (required but in\n"
+	      "                           bus and can mode)\n"
 	      "  --mode M                 usb (default): Klipper over USB CDC, enters Katapult\n"
 	      "                           on a 1200-baud touch; katapult: a USB board already\n"
 	      "                           in Katapult; uart: Klipper on a UART, enters\n"
-	      "                           Katapult on the serial request string\n"
+	      "                           Katapult on the serial request string;\n"
+	      "                           bus: a CAN bus relay and nothing else; can: a CAN\n"
+	      "                           node on a bus, enters Katapult on REQUEST_BOOTLOADER;\n"
+	      "                           bridge: Klipper as a USB-to-CAN bridge that is the\n"
+	      "                           bus, enters Katapult over USB on REQUEST_BOOTLOADER\n"
 	      "  --mcu NAME               MCU name (default stm32f446xx)\n"
 	      "  --serial HEX             USB serial number (default 1A2B3C4D5E6F708192A3B4C5)\n"
 	      "  --usb-port PORT          USB port in the by-path link name (default 1.2)\n"
 	      "  --uart-link NAME         uart mode: the link under DIR (default ttyAMA0)\n"
 	      "  --baud N                 uart mode: Klipper and Katapult baud (default 250000)\n"
-	      "  --reenumerate-ms N       delay before a new link appears, after the touch and\n"
-	      "                           after COMPLETE (default 300)\n"
-	      "  --rate N                 limit the link to N bytes/s in each direction\n"
+	      "  --reenumerate-ms N       delay before the board is back, after the touch or\n"
+	      "                           REQUEST_BOOTLOADER and (not a CAN node) after\n"
+	      "                           COMPLETE (default 300)\n"
+	      "  --rate N                 limit the pty link to N bytes/s in each direction\n"
+	      "  --sys-dir SYS            usb, katapult (optional) and bridge (required): the\n"
+	      "                           USB device under SYS/bus/usb/devices/1-<usb-port>,\n"
+	      "                           and a bridge's SYS/class/net/<interface>\n"
+	      "\n"
+	      "CAN (bus, can, bridge):\n"
+	      "  --can-dir DIR            interface NAME is the socket DIR/NAME (required)\n"
+	      "  --can-interface NAME     the interface (default can0)\n"
+	      "  --can-uuid HEX12         can mode: the node's UUID (default: derived from\n"
+	      "                           --serial as Klipper does)\n"
+	      "  --can-node-id N          start with node id N (0-255) assigned\n"
+	      "  --can-start APP          can mode: klipper (default) or katapult\n"
 	      "\n"
 	      "Katapult:\n"
 	      "  --katapult-version STR   version string in CONNECT (default v0.0.1-sim)\n"
@@ -48,7 +70,7 @@ usage(FILE *f)
 	      "  --log FILE               one line per event (see README.md)\n"
 	      "  --ready-file FILE        holds the published path once it exists\n"
 	      "\n"
-	      "Faults (--fault KIND[:WHEN], repeatable):\n"
+	      "Faults (--fault KIND[=VALUE][:WHEN], repeatable):\n"
 	      "  drop                     a response is lost\n"
 	      "  crc                      a response carries a corrupted CRC\n"
 	      "  busy                     BUSY (0xf3) instead of processing the command\n"
@@ -61,8 +83,20 @@ usage(FILE *f)
 	      "                           storage still uses the real application start\n"
 	      "  hangup                   the board resets and stays gone (default: the 10th\n"
 	      "                           command)\n"
-	      "  dfu                      the touch brings up STM32 ROM DFU (0483:df11)\n"
-	      "  bootsel                  the touch brings up RP2040 BOOTSEL (2e8a:0003)\n"
+	      "  dfu                      the touch (bridge: REQUEST_BOOTLOADER) brings up\n"
+	      "                           STM32 ROM DFU (0483:df11)\n"
+	      "  bootsel                  likewise RP2040 BOOTSEL (2e8a:0003)\n"
+	      "  no-return                after COMPLETE the board never comes back (default:\n"
+	      "                           every COMPLETE)\n"
+	      "  can mode only:\n"
+	      "  lost-frame[=K]           the Kth CAN frame of a response is lost (default:\n"
+	      "                           its last frame, of the first SEND_BLOCK)\n"
+	      "  bus-off                  the node sends a bus-off error frame, and nothing\n"
+	      "                           reaches or leaves it any more (default: the first\n"
+	      "                           SEND_BLOCK)\n"
+	      "  error-passive[=rx|tx]    the node sends an error-passive error frame (default\n"
+	      "                           tx; at the first SEND_BLOCK) and goes on working\n"
+	      "  no-katapult              REQUEST_BOOTLOADER makes the node go silent for good\n"
 	      "  WHEN: N       the Nth command frame received (all commands counted)\n"
 	      "        NAME    every command of that name\n"
 	      "        NAME#N  the Nth command of that name\n"
@@ -213,7 +247,8 @@ parse_fault(struct sim_options *o, const char *spec)
 	}
 	if (fault_kind_from_name(kind, &f->kind) < 0)
 		return usage_error("unknown fault '%s' (drop, crc, busy, wrong-address, bad-cell, "
-				   "wrong-mcu, wrong-start, hangup, dfu, bootsel)",
+				   "wrong-mcu, wrong-start, hangup, dfu, bootsel, no-return, "
+				   "lost-frame, bus-off, error-passive, no-katapult)",
 				   kind);
 	if (eq) {
 		uint32_t addr;
@@ -224,13 +259,26 @@ parse_fault(struct sim_options *o, const char *spec)
 		} else if (f->kind == FAULT_WRONG_START) {
 			if (parse_u32(f->value, &addr) < 0)
 				return usage_error("bad address in --fault %s", spec);
+		} else if (f->kind == FAULT_LOST_FRAME) {
+			if (parse_u32(f->value, &addr) < 0 || addr == 0 || addr > 64)
+				return usage_error(
+					"bad frame number in --fault %s (1 is the first)", spec);
+		} else if (f->kind == FAULT_ERROR_PASSIVE) {
+			if (strcmp(f->value, "rx") != 0 && strcmp(f->value, "tx") != 0)
+				return usage_error("--fault %s: error-passive=rx or =tx", spec);
 		} else {
 			return usage_error("--fault %s takes no value", kind);
 		}
 	}
 	if (colon) {
 		if (f->kind == FAULT_DFU || f->kind == FAULT_BOOTSEL)
-			return usage_error("--fault %s takes no WHEN: it acts on the touch", kind);
+			return usage_error("--fault %s takes no WHEN: it acts on the way into the "
+					   "bootloader",
+					   kind);
+		if (f->kind == FAULT_NO_KATAPULT)
+			return usage_error("--fault %s takes no WHEN: it acts on "
+					   "REQUEST_BOOTLOADER",
+					   kind);
 		if (parse_when(f, colon + 1, spec) < 0)
 			return -EINVAL;
 	}
@@ -260,6 +308,12 @@ enum {
 	OPT_FAULT,
 	OPT_SEED,
 	OPT_RATE,
+	OPT_CAN_DIR,
+	OPT_CAN_INTERFACE,
+	OPT_CAN_UUID,
+	OPT_CAN_NODE_ID,
+	OPT_CAN_START,
+	OPT_SYS_DIR,
 	OPT_HELP,
 };
 
@@ -285,6 +339,12 @@ static const struct option long_options[] = {
 	{ "fault", required_argument, NULL, OPT_FAULT },
 	{ "seed", required_argument, NULL, OPT_SEED },
 	{ "rate", required_argument, NULL, OPT_RATE },
+	{ "can-dir", required_argument, NULL, OPT_CAN_DIR },
+	{ "can-interface", required_argument, NULL, OPT_CAN_INTERFACE },
+	{ "can-uuid", required_argument, NULL, OPT_CAN_UUID },
+	{ "can-node-id", required_argument, NULL, OPT_CAN_NODE_ID },
+	{ "can-start", required_argument, NULL, OPT_CAN_START },
+	{ "sys-dir", required_argument, NULL, OPT_SYS_DIR },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -294,6 +354,108 @@ number_option(const char *name, const char *arg, uint32_t *out)
 {
 	if (parse_u32(arg, out) < 0)
 		return usage_error("--%s needs a number, not '%s'", name, arg);
+	return 0;
+}
+
+/* Twelve hex digits, the UUID as printed: its bytes in that order. */
+static int
+parse_uuid(const char *arg, uint8_t uuid[6])
+{
+	if (strlen(arg) != 12)
+		return -EINVAL;
+	for (unsigned i = 0; i < 6; i++) {
+		char byte[3] = { arg[2 * i], arg[2 * i + 1], '\0' };
+		char *end;
+
+		if (!strchr("0123456789abcdefABCDEF", byte[0]) ||
+		    !strchr("0123456789abcdefABCDEF", byte[1]))
+			return -EINVAL;
+		uuid[i] = (uint8_t)strtoul(byte, &end, 16);
+	}
+	return 0;
+}
+
+static bool
+mode_is_can(enum sim_mode mode)
+{
+	return mode == SIM_MODE_BUS || mode == SIM_MODE_CAN || mode == SIM_MODE_BRIDGE;
+}
+
+static bool
+fault_allowed(enum fault_kind kind, enum sim_mode mode)
+{
+	switch (kind) {
+	case FAULT_DFU:
+	case FAULT_BOOTSEL:
+		return mode == SIM_MODE_USB || mode == SIM_MODE_BRIDGE;
+	case FAULT_LOST_FRAME:
+	case FAULT_NO_KATAPULT:
+	case FAULT_BUS_OFF:
+	case FAULT_ERROR_PASSIVE:
+		return mode == SIM_MODE_CAN;
+	default:
+		return mode != SIM_MODE_BUS;
+	}
+}
+
+static const char *
+fault_needs(enum fault_kind kind)
+{
+	switch (kind) {
+	case FAULT_DFU:
+	case FAULT_BOOTSEL:
+		return "--mode usb or bridge: it acts on the way into the bootloader";
+	case FAULT_LOST_FRAME:
+	case FAULT_NO_KATAPULT:
+	case FAULT_BUS_OFF:
+	case FAULT_ERROR_PASSIVE:
+		return "--mode can";
+	default:
+		return "a board (a bus relay has no faults)";
+	}
+}
+
+/* The checks between options, and of the modes' own options. */
+static int
+check_modes(struct sim_options *o)
+{
+	enum sim_mode m = o->mode;
+
+	if ((!o->dev_dir || !*o->dev_dir) && m != SIM_MODE_BUS && m != SIM_MODE_CAN)
+		return usage_error("--dev-dir DIR is required");
+	if (mode_is_can(m) && (!o->can_dir || !*o->can_dir))
+		return usage_error("--mode %s needs --can-dir DIR", m == SIM_MODE_BUS   ? "bus"
+								    : m == SIM_MODE_CAN ? "can"
+											: "bridge");
+	if (!mode_is_can(m) && o->can_dir)
+		return usage_error("--can-dir needs --mode bus, can or bridge");
+	if (o->has_uuid && m != SIM_MODE_CAN)
+		return usage_error("--can-uuid needs --mode can (a bridge's UUID comes from its "
+				   "--serial)");
+	if (o->can_node_id >= 0 && m != SIM_MODE_CAN && m != SIM_MODE_BRIDGE)
+		return usage_error("--can-node-id needs --mode can or bridge");
+	if (o->can_start != BOARD_KLIPPER && m != SIM_MODE_CAN)
+		return usage_error("--can-start needs --mode can");
+	if (m == SIM_MODE_BRIDGE && (!o->sys_dir || !*o->sys_dir))
+		return usage_error("--mode bridge needs --sys-dir SYS");
+	if (o->rate && (m == SIM_MODE_BUS || m == SIM_MODE_CAN))
+		return usage_error("--rate needs a board on a pty (the CAN bus has no speed)");
+	if (o->sys_dir && m != SIM_MODE_USB && m != SIM_MODE_KATAPULT && m != SIM_MODE_BRIDGE)
+		return usage_error("--sys-dir needs --mode usb, katapult or bridge");
+	if ((m == SIM_MODE_BRIDGE || (m == SIM_MODE_CAN && !o->has_uuid))) {
+		uint8_t uuid[6];
+
+		if (can_uuid_from_serial(o->serial, uuid) < 0)
+			return usage_error("--serial '%s' is no chip id in hex: the CAN UUID is "
+					   "derived from it%s",
+					   o->serial,
+					   m == SIM_MODE_CAN ? " (or give --can-uuid)" : "");
+	}
+	for (unsigned i = 0; i < o->nfaults; i++)
+		if (!fault_allowed(o->faults[i].kind, m))
+			return usage_error("--fault %s needs %s",
+					   fault_kind_name(o->faults[i].kind),
+					   fault_needs(o->faults[i].kind));
 	return 0;
 }
 
@@ -320,6 +482,9 @@ sim_parse_options(int argc, char **argv, struct sim_options *o)
 		.baud = 250000,
 		.reenumerate_ms = 300,
 		.seed = 1,
+		.can_interface = "can0",
+		.can_node_id = -1,
+		.can_start = BOARD_KLIPPER,
 	};
 
 	opterr = 0;
@@ -335,9 +500,17 @@ sim_parse_options(int argc, char **argv, struct sim_options *o)
 				o->mode = SIM_MODE_UART;
 			else if (strcmp(optarg, "katapult") == 0)
 				o->mode = SIM_MODE_KATAPULT;
+			else if (strcmp(optarg, "bus") == 0)
+				o->mode = SIM_MODE_BUS;
+			else if (strcmp(optarg, "can") == 0)
+				o->mode = SIM_MODE_CAN;
+			else if (strcmp(optarg, "bridge") == 0)
+				o->mode = SIM_MODE_BRIDGE;
 			else
-				return usage_error("--mode is usb, uart or katapult, not '%s'",
-						   optarg);
+				return usage_error(
+					"--mode is usb, uart, katapult, bus, can or bridge, "
+					"not '%s'",
+					optarg);
 			break;
 		case OPT_MCU:
 			if (!valid_name(optarg, false))
@@ -428,6 +601,38 @@ sim_parse_options(int argc, char **argv, struct sim_options *o)
 				return -EINVAL;
 			o->rate = v;
 			break;
+		case OPT_CAN_DIR:
+			o->can_dir = optarg;
+			break;
+		case OPT_CAN_INTERFACE:
+			if (!valid_name(optarg, false) || strlen(optarg) > 15)
+				return usage_error("bad --can-interface '%s' (like can0)", optarg);
+			o->can_interface = optarg;
+			break;
+		case OPT_CAN_UUID:
+			if (parse_uuid(optarg, o->uuid) < 0)
+				return usage_error("bad --can-uuid '%s' (12 hex digits)", optarg);
+			o->has_uuid = true;
+			break;
+		case OPT_CAN_NODE_ID:
+			if (number_option("can-node-id", optarg, &v) < 0)
+				return -EINVAL;
+			if (v > 255)
+				return usage_error("--can-node-id is 0 to 255");
+			o->can_node_id = (int)v;
+			break;
+		case OPT_CAN_START:
+			if (strcmp(optarg, "klipper") == 0)
+				o->can_start = BOARD_KLIPPER;
+			else if (strcmp(optarg, "katapult") == 0)
+				o->can_start = BOARD_KATAPULT;
+			else
+				return usage_error("--can-start is klipper or katapult, not '%s'",
+						   optarg);
+			break;
+		case OPT_SYS_DIR:
+			o->sys_dir = optarg;
+			break;
 		case OPT_HELP:
 			usage(stdout);
 			return 1;
@@ -439,8 +644,8 @@ sim_parse_options(int argc, char **argv, struct sim_options *o)
 	}
 	if (optind < argc)
 		return usage_error("unexpected argument '%s'", argv[optind]);
-	if (!o->dev_dir || !*o->dev_dir)
-		return usage_error("--dev-dir DIR is required");
+	if (check_modes(o) < 0)
+		return -EINVAL;
 
 	if (o->block_size < 4 || o->block_size > SIM_BLOCK_MAX || o->block_size % 4)
 		return usage_error("--block-size must be a multiple of 4 from 4 to %d",
@@ -462,10 +667,5 @@ sim_parse_options(int argc, char **argv, struct sim_options *o)
 		return usage_error("--baud must be positive");
 	if (o->reenumerate_ms > 60000)
 		return usage_error("--reenumerate-ms is at most 60000");
-	for (unsigned i = 0; i < o->nfaults; i++)
-		if ((o->faults[i].kind == FAULT_DFU || o->faults[i].kind == FAULT_BOOTSEL) &&
-		    o->mode != SIM_MODE_USB)
-			return usage_error("--fault %s needs --mode usb: it acts on the touch",
-					   fault_kind_name(o->faults[i].kind));
 	return 0;
 }

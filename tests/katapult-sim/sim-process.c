@@ -25,8 +25,23 @@
 
 /* ---- the simulator process ---- */
 
-/* A simulator that a failed test left behind (CK_FORK=no). */
-static struct sim *leftover;
+/*
+ * The simulators that are running: what a failed test left behind
+ * (CK_FORK=no) is killed when the next test starts its first one.
+ */
+static struct sim *live[16];
+static size_t nlive;
+
+static void
+forget(struct sim *s)
+{
+	for (size_t i = 0; i < nlive; i++) {
+		if (live[i] == s) {
+			live[i] = live[--nlive];
+			return;
+		}
+	}
+}
 
 char *
 strf(const char *fmt, ...)
@@ -86,22 +101,16 @@ spawn(const char *const *argv, int out_fd, int err_fd)
 	return pid;
 }
 
-/* Start the simulator with the common outputs and @extra options. */
+/* Start a simulator with the common outputs and @extra options; no wait. */
 struct sim *
-sim_start_v(const char *const *extra)
+sim_add_nowait_v(const char *const *extra)
 {
 	const char *argv[64];
 	struct sim *s = calloc(1, sizeof(*s));
-	uint64_t deadline = now_ms() + TIMEOUT_MS;
 	size_t n = 0;
-	char *ready;
 
-	if (leftover) {
-		kill(leftover->pid, SIGKILL);
-		waitpid(leftover->pid, NULL, 0);
-		leftover = NULL;
-	}
 	ck_assert(s != NULL);
+	ck_assert(nlive < sizeof(live) / sizeof(live[0]));
 	s->dir = kf_test_mkdtemp();
 	s->dev = strf("%s/dev", s->dir);
 	s->log = strf("%s/sim.log", s->dir);
@@ -126,7 +135,17 @@ sim_start_v(const char *const *extra)
 	argv[n] = NULL;
 
 	s->pid = spawn(argv, -1, -1);
-	leftover = s;
+	live[nlive++] = s;
+	return s;
+}
+
+/* Wait for the ready file; s->path is what it names. */
+void
+sim_wait_ready(struct sim *s)
+{
+	uint64_t deadline = now_ms() + TIMEOUT_MS;
+	char *ready;
+
 	while (!(ready = kf_test_read_file(s->ready))) {
 		int status;
 
@@ -139,7 +158,29 @@ sim_start_v(const char *const *extra)
 		      ready);
 	ready[strlen(ready) - 1] = '\0';
 	s->path = ready;
+}
+
+/* Another simulator beside those running, once it is ready. */
+struct sim *
+sim_add_v(const char *const *extra)
+{
+	struct sim *s = sim_add_nowait_v(extra);
+
+	sim_wait_ready(s);
 	return s;
+}
+
+/* The first simulator of a test, once it is ready. */
+struct sim *
+sim_start_v(const char *const *extra)
+{
+	while (nlive) {
+		struct sim *s = live[--nlive];
+
+		kill(s->pid, SIGKILL);
+		waitpid(s->pid, NULL, 0);
+	}
+	return sim_add_v(extra);
 }
 
 /* Stop with @sig and return the exit status; the simulator must exit. */
@@ -158,7 +199,7 @@ sim_stop_with(struct sim *s, int sig)
 		}
 		sleep_ms(2);
 	}
-	leftover = NULL;
+	forget(s);
 	ck_assert_msg(WIFEXITED(status), "the simulator died (status 0x%x)", status);
 	return WEXITSTATUS(status);
 }

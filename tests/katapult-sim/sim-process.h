@@ -20,6 +20,8 @@ struct sim {
 };
 
 #define sim_start(...) sim_start_v((const char *const[]){ __VA_ARGS__, NULL })
+#define sim_add(...) sim_add_v((const char *const[]){ __VA_ARGS__, NULL })
+#define sim_add_nowait(...) sim_add_nowait_v((const char *const[]){ __VA_ARGS__, NULL })
 #define assert_log(s, ...) ck_assert_msg(sim_log_wait(s, __VA_ARGS__), "missing log line")
 
 char *
@@ -34,8 +36,19 @@ sim_free(struct sim *s);
 pid_t
 spawn(const char *const *argv, int out_fd, int err_fd);
 
+/* The first simulator of a test: kills those a failed test left behind. */
 struct sim *
 sim_start_v(const char *const *extra);
+
+/* Another one beside it, once ready; or at once, without waiting. */
+struct sim *
+sim_add_v(const char *const *extra);
+
+struct sim *
+sim_add_nowait_v(const char *const *extra);
+
+void
+sim_wait_ready(struct sim *s);
 
 int
 sim_stop_with(struct sim *s, int sig);

@@ -79,6 +79,8 @@ START_TEST(test_help)
 	ck_assert_int_eq(r.status, 0);
 	ck_assert(strstr(r.out, "Usage: kflash-sim --dev-dir DIR") != NULL);
 	ck_assert(strstr(r.out, "--fault") != NULL);
+	ck_assert(strstr(r.out, "--mode bridge --can-dir DIR --dev-dir DEV --sys-dir SYS") != NULL);
+	ck_assert(strstr(r.out, "lost-frame") != NULL);
 	ck_assert_str_eq(r.err, "");
 }
 END_TEST
@@ -86,11 +88,12 @@ END_TEST
 START_TEST(test_usage_errors)
 {
 	static const struct {
-		const char *args[8];
+		const char *args[12];
 		const char *message;
 	} cases[] = {
 		{ { "--mode", "usb" }, "--dev-dir DIR is required" },
-		{ { "--dev-dir", "/nonexistent", "--mode", "can" }, "--mode is usb, uart or" },
+		{ { "--dev-dir", "/nonexistent", "--mode", "serial" },
+		  "--mode is usb, uart, katapult" },
 		{ { "--dev-dir", "/x", "--fault", "nope" }, "unknown fault 'nope'" },
 		{ { "--dev-dir", "/x", "--fault", "busy:FOO" }, "unknown command 'FOO'" },
 		{ { "--dev-dir", "/x", "--fault", "drop:0" }, "bad command number" },
@@ -107,6 +110,49 @@ START_TEST(test_usage_errors)
 		{ { "--dev-dir", "/x", "--protocol", "2.0" }, "--protocol is 1.0 or 1.1" },
 		{ { "--dev-dir", "/x", "--rate" }, "needs a value" },
 		{ { "--dev-dir", "/x", "--bogus" }, "unknown option '--bogus'" },
+		/* CAN and the bridge */
+		{ { "--mode", "bus" }, "--mode bus needs --can-dir DIR" },
+		{ { "--mode", "can" }, "--mode can needs --can-dir DIR" },
+		{ { "--mode", "bridge", "--can-dir", "/x" }, "--dev-dir DIR is required" },
+		{ { "--mode", "bridge", "--can-dir", "/x", "--dev-dir", "/x" },
+		  "--mode bridge needs --sys-dir SYS" },
+		{ { "--mode", "can", "--can-dir", "/x", "--serial", "XYZ" },
+		  "is no chip id in hex" },
+		{ { "--mode", "bridge", "--can-dir", "/x", "--dev-dir", "/x", "--sys-dir", "/x",
+		    "--serial", "ABC" },
+		  "is no chip id in hex" },
+		{ { "--mode", "can", "--can-dir", "/x", "--can-uuid", "12345" }, "bad --can-uuid" },
+		{ { "--mode", "can", "--can-dir", "/x", "--can-uuid", "0123456789ag" },
+		  "bad --can-uuid" },
+		{ { "--mode", "can", "--can-dir", "/x", "--can-node-id", "256" },
+		  "--can-node-id is 0 to 255" },
+		{ { "--mode", "can", "--can-dir", "/x", "--can-interface", "a/b" },
+		  "bad --can-interface" },
+		{ { "--mode", "can", "--can-dir", "/x", "--can-start", "dfu" },
+		  "--can-start is klipper or katapult" },
+		{ { "--dev-dir", "/x", "--can-dir", "/y" },
+		  "--can-dir needs --mode bus, can or bridge" },
+		{ { "--dev-dir", "/x", "--can-start", "katapult" },
+		  "--can-start needs --mode can" },
+		{ { "--dev-dir", "/x", "--can-node-id", "1" }, "--can-node-id needs --mode can" },
+		{ { "--mode", "bridge", "--can-dir", "/x", "--dev-dir", "/x", "--sys-dir", "/x",
+		    "--can-uuid", "0123456789ab" },
+		  "--can-uuid needs --mode can" },
+		{ { "--mode", "uart", "--dev-dir", "/x", "--sys-dir", "/x" }, "--sys-dir needs" },
+		{ { "--mode", "can", "--can-dir", "/x", "--rate", "100" }, "--rate needs a board" },
+		{ { "--dev-dir", "/x", "--fault", "lost-frame" },
+		  "--fault lost-frame needs --mode can" },
+		{ { "--mode", "bus", "--can-dir", "/x", "--fault", "drop" }, "a bus relay has no" },
+		{ { "--mode", "can", "--can-dir", "/x", "--fault", "dfu" },
+		  "needs --mode usb or bridge" },
+		{ { "--mode", "can", "--can-dir", "/x", "--fault", "no-katapult:3" },
+		  "takes no WHEN" },
+		{ { "--mode", "can", "--can-dir", "/x", "--fault", "lost-frame=0" },
+		  "bad frame number" },
+		{ { "--mode", "can", "--can-dir", "/x", "--fault", "error-passive=xx" },
+		  "error-passive=rx or =tx" },
+		{ { "--mode", "can", "--can-dir", "/x", "--fault", "bus-off=1" },
+		  "takes no value" },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
