@@ -16,6 +16,17 @@ struct kf_serial {
 	int fd;
 };
 
+/*
+ * The exclusive mode outlives the descriptor on a pty: release it, or the
+ * next open of the port by anyone but root fails with EBUSY.
+ */
+static void
+close_port(int fd)
+{
+	(void)ioctl(fd, TIOCNXCL);
+	close(fd);
+}
+
 static ssize_t
 serial_read(struct kf_transport *t, void *buf, size_t len, uint32_t timeout_ms)
 {
@@ -87,7 +98,7 @@ serial_close(struct kf_transport *t)
 	struct kf_serial *s = (struct kf_serial *)t;
 
 	if (s->fd >= 0)
-		close(s->fd);
+		close_port(s->fd);
 }
 
 static const struct kf_transport_ops serial_ops = {
@@ -133,20 +144,20 @@ kf_serial_open(struct kflash_context *ctx,
 		tio.c_cc[VTIME] = 0;
 		if (tcsetattr(fd, TCSANOW, &tio) < 0) {
 			r = kf_error_sys(ctx, errno, "cannot configure %s", path);
-			close(fd);
+			close_port(fd);
 			return r;
 		}
 	}
 	if (baud && (r = kf_tty_set_baud(fd, baud)) < 0) {
 		r = kf_error_errno(ctx, KFLASH_ERR_IO, -r, "cannot set %s to %u baud", path, baud);
-		close(fd);
+		close_port(fd);
 		return r;
 	}
 	tcflush(fd, TCIOFLUSH);
 	s = calloc(1, sizeof(*s));
 	if (!s || !(s->base.name = strdup(path))) {
 		free(s);
-		close(fd);
+		close_port(fd);
 		return kf_error(ctx, KFLASH_ERR_NO_MEMORY, "out of memory");
 	}
 	s->base.ops = &serial_ops;
