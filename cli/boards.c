@@ -107,7 +107,7 @@ cli_board_json(const struct kflash_board *b, struct json_object *connection)
 
 	json_object_object_add(o, "name", cli_json_string(kflash_board_get_name(b)));
 	json_object_object_add(o, "mcu", cli_json_string(kflash_board_get_mcu(b)));
-	json_object_object_add(o, "serial", cli_json_string(kflash_board_get_serial_path(b)));
+	json_object_object_add(o, "serial_path", cli_json_string(kflash_board_get_serial_path(b)));
 	json_object_object_add(o, "usb_serial", cli_json_string(kflash_board_get_usb_serial(b)));
 	json_object_object_add(o, "method",
 			       cli_json_string(kflash_method_name(kflash_board_get_method(b))));
@@ -134,12 +134,18 @@ cli_print_board(const struct kflash_board *b,
 	static const struct {
 		const char *key, *label;
 	} rows[] = {
-		{ "name", "Name" },          { "mcu", "MCU" },
-		{ "serial", "Serial path" }, { "usb_serial", "USB serial" },
-		{ "method", "Method" },      { "sdcard_board", "SD card board" },
-		{ "baud", "Baud" },          { "can_interface", "CAN interface" },
-		{ "can_uuid", "CAN UUID" },  { "klipper_mcu", "Klipper MCU" },
-		{ "service", "Service" },    { "notes", "Notes" },
+		{ "name", "Name" },
+		{ "mcu", "MCU" },
+		{ "serial_path", "Serial path" },
+		{ "usb_serial", "USB serial" },
+		{ "method", "Method" },
+		{ "sdcard_board", "SD card board" },
+		{ "baud", "Baud" },
+		{ "can_interface", "CAN interface" },
+		{ "can_uuid", "CAN UUID" },
+		{ "klipper_mcu", "Klipper MCU" },
+		{ "service", "Service" },
+		{ "notes", "Notes" },
 	};
 
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {

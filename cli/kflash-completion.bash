@@ -64,8 +64,10 @@ _kflash()
 
 	if [[ $cur == -* ]]; then
 		local own
-		own=$(kflash "$command" --help 2>/dev/null | grep -o -- '--[a-z][a-z-]*' | sort -u)
-		COMPREPLY=($(compgen -W "$own $global" -- "$cur"))
+		# A command's --help lists the global options too: offer each once.
+		own=$(printf '%s\n' $(kflash "$command" --help 2>/dev/null |
+			grep -o -- '--[a-z][a-z-]*') $global | sort -u)
+		COMPREPLY=($(compgen -W "$own" -- "$cur"))
 		return
 	fi
 

@@ -181,10 +181,11 @@ cli_command_help(struct cli *cli)
  * The options of the tool kflash replaces become commands:
  * --list-devices -> list, --add-device -> add, --remove-device NAME ->
  * remove NAME, --device NAME -> flash NAME. Returns a new argv (the
- * strings are shared) or NULL when there is no such option.
+ * strings are shared) or NULL when there is no such option, or when one
+ * lacks its NAME (then *@missing names the option).
  */
 static char **
-rewrite_aliases(int *argc, char **argv)
+rewrite_aliases(int *argc, char **argv, const char **missing)
 {
 	static const struct {
 		const char *option;
@@ -212,8 +213,13 @@ rewrite_aliases(int *argc, char **argv)
 				name = argv[i] + len + 1;
 			else if (argv[i][len] != '\0')
 				continue;
-			else if (aliases[a].takes_name && i + 1 < *argc)
+			else if (aliases[a].takes_name && i + 1 < *argc && argv[i + 1][0] != '-')
 				name = argv[i + 1];
+			/* The old tool's option needs its NAME: say so as a usage error. */
+			if (aliases[a].takes_name && (!name || !*name)) {
+				*missing = aliases[a].option;
+				return NULL;
+			}
 
 			out = calloc((size_t)*argc + 2, sizeof(*out));
 			if (!out)
@@ -239,6 +245,7 @@ main(int argc, char **argv)
 {
 	struct cli cli = { 0 };
 	const struct cli_command *cmd;
+	const char *missing_name = NULL;
 	char **aliased;
 	int c, r;
 
@@ -255,7 +262,14 @@ main(int argc, char **argv)
 	kflash_context_set_event_level(cli.ctx, KFLASH_LEVEL_INFO);
 	cli_install_signal_handlers(&cli);
 
-	aliased = rewrite_aliases(&argc, argv);
+	/* Known before any option is parsed, so that even a usage error is JSON. */
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		cli.json = cli.json || strcmp(argv[i], "--json") == 0;
+	aliased = rewrite_aliases(&argc, argv, &missing_name);
+	if (missing_name) {
+		r = cli_usage_error(&cli, "%s needs a board name", missing_name);
+		goto out;
+	}
 	if (aliased)
 		argv = aliased;
 

@@ -68,6 +68,10 @@ parse_text(struct kflash_context *ctx,
 	if (memchr(text, '\0', len))
 		return corrupt_at(ctx, path, text, strlen(text),
 				  "a NUL byte, which JSON never has");
+	if (strspn(text, " \t\r\n") == len)
+		return corrupt_at(ctx, path, text, 0,
+				  "the file is empty; a registry without boards is "
+				  "{\"version\": 1, \"boards\": []}");
 	tok = json_tokener_new_ex(32);
 	if (!tok)
 		return kf_error(ctx, KFLASH_ERR_NO_MEMORY, "out of memory");

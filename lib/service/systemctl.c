@@ -176,9 +176,10 @@ kf_systemctl_run(struct kflash_context *ctx, const char *verb, const char *unit)
 	kf_systemctl_argv(argv, verb, unit);
 	r = kf_process_run(ctx, &o, &res);
 	if (r == 0 && res.exit_code != 0)
-		r = kf_error(ctx, KFLASH_ERR_SERVICE, "'%s %s %s' failed with exit status %d%s%s",
-			     argv[0], argv[1], argv[2], res.exit_code, res.tail ? ": " : "",
-			     res.tail ? res.tail : "");
+		r = kf_error(ctx, KFLASH_ERR_SERVICE,
+			     "'%ssystemctl %s %s' failed with exit status %d%s%s",
+			     strcmp(argv[0], "sudo") == 0 ? "sudo -n " : "", verb, unit,
+			     res.exit_code, res.tail ? ": " : "", res.tail ? res.tail : "");
 	kf_process_result_clear(&res);
 	return r;
 }

@@ -52,6 +52,9 @@ expect "kflash --config-dir $dir/other --registry $dir/other/devices.json show e
 expect "kflash add x --meth" "--method "
 expect "kflash add x --method k" "katapult "
 expect "kflash --js" "--json "
+# A command's options and the global ones, each once.
+expect "kflash list --js" "--json "
+expect "kflash set octopus --no" "--notes "
 expect "kflash help pa" "paths "
 expect "kflash service st" "start status stop "
 exit $status

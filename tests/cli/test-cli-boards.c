@@ -104,7 +104,7 @@ START_TEST(cli_add_list_show_remove)
 	b = board_at(doc, 0);
 	ck_assert_str_eq(str(b, "name"), "octopus");
 	ck_assert_str_eq(str(b, "mcu"), "stm32f446xx");
-	ck_assert_str_eq(str(b, "serial"), by_id(OCTOPUS_ID));
+	ck_assert_str_eq(str(b, "serial_path"), by_id(OCTOPUS_ID));
 	ck_assert_str_eq(str(b, "usb_serial"), "1A2B3C4D5E6F708192A3B4C5");
 	ck_assert_str_eq(str(b, "method"), "auto");
 	ck_assert_str_eq(str(b, "klipper_mcu"), "mcu");
@@ -129,7 +129,7 @@ START_TEST(cli_add_list_show_remove)
 	kf_cli_result_free(&r);
 	r = kf_cli(env, "show", "ebb36", "--json", NULL);
 	b = kf_cli_json(&r);
-	ck_assert_str_eq(str(b, "serial"), "/dev/ttyAMA0");
+	ck_assert_str_eq(str(b, "serial_path"), "/dev/ttyAMA0");
 	json_object_put(b);
 	kf_cli_result_free(&r);
 
@@ -449,7 +449,7 @@ START_TEST(cli_add_wizard_on_a_terminal)
 
 	doc = list_json(1);
 	b = board_at(doc, 0);
-	ck_assert_str_eq(str(b, "serial"), by_id(OCTOPUS_ID));
+	ck_assert_str_eq(str(b, "serial_path"), by_id(OCTOPUS_ID));
 	ck_assert_str_eq(str(b, "mcu"), "stm32f446xx");
 	ck_assert_str_eq(str(b, "method"), "katapult");
 	json_object_put(doc);

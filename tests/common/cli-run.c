@@ -49,6 +49,12 @@ build_args(const char **args, const char *const *argv)
 struct kf_cli_result
 kf_cli_run(const char *const *env, const char *const *argv)
 {
+	return kf_cli_run_opts(NULL, env, argv);
+}
+
+struct kf_cli_result
+kf_cli_run_opts(const struct kf_cli_opts *opts, const char *const *env, const char *const *argv)
+{
 	struct kf_cli_result r = { 0 };
 	int out[2], err[2], status;
 	size_t out_len = 0, err_len = 0;
@@ -71,6 +77,12 @@ kf_cli_run(const char *const *env, const char *const *argv)
 		close(err[0]);
 		for (const char *const *e = env; e && *e; e++)
 			putenv((char *)*e);
+		if (opts && opts->cwd && chdir(opts->cwd) < 0)
+			_exit(126);
+		/* Root becomes nobody; an ordinary user is one already. */
+		if (opts && opts->ordinary_user && geteuid() == 0 &&
+		    (setgid(65534) < 0 || setuid(65534) < 0))
+			_exit(125);
 		execvp(args[0], (char *const *)args);
 		_exit(127);
 	}

@@ -2,6 +2,8 @@
 /* Run the built kflash binary from a test and collect what it printed. */
 #pragma once
 
+#include <stdbool.h>
+
 #include <json-c/json.h>
 
 struct kf_cli_result {
@@ -17,6 +19,16 @@ struct kf_cli_result {
  */
 struct kf_cli_result
 kf_cli_run(const char *const *env, const char *const *argv);
+
+/* How to run it: in another directory, as an ordinary user (nobody when root). */
+struct kf_cli_opts {
+	const char *cwd;
+	bool ordinary_user;
+};
+
+/* Like kf_cli_run(), with @opts (may be NULL). */
+struct kf_cli_result
+kf_cli_run_opts(const struct kf_cli_opts *opts, const char *const *env, const char *const *argv);
 
 /* Like kf_cli_run() with the arguments given inline, ending with NULL. */
 struct kf_cli_result

@@ -179,7 +179,7 @@ START_TEST(guard_failed_stop_starts_what_it_stopped)
 	ck_assert_int_eq(kflash_service_guard_new(ctx, &g), 0);
 	ck_assert_int_eq(kflash_service_guard_add_unit(g, "klipper-2"), 0);
 	kf_assert_error(ctx, kflash_service_guard_begin(g), KFLASH_ERR_SERVICE,
-			"'systemctl stop klipper-2' failed with exit status 1");
+			"systemctl stop klipper-2' failed with exit status 1");
 	ck_assert_ptr_nonnull(strstr(kflash_context_last_error(ctx), "were started again"));
 	ck_assert_int_eq(count_calls("systemctl start klipper"), 1);
 	kflash_service_guard_unref(g);
