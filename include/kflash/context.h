@@ -34,8 +34,9 @@ struct kflash_context;
  * The locations start at their defaults (XDG base directories and the
  * usual Klipper paths), overridden by the environment variables
  * KFLASH_CONFIG_DIR, KFLASH_REGISTRY, KFLASH_CACHE_DIR,
- * KFLASH_KLIPPER_DIR, KFLASH_SERVICE, KFLASH_KLIPPY_SOCKET and
- * KFLASH_DEV_DIR, read once here. The setters below override both.
+ * KFLASH_KLIPPER_DIR, KFLASH_SERVICE, KFLASH_KLIPPY_SOCKET, KFLASH_DEV_DIR,
+ * KFLASH_SYS_DIR and KFLASH_CAN_SOCKET_DIR, read once here. The setters
+ * below override both.
  *
  * The context is silent until an event handler is set, unless
  * LIBKFLASH_DEBUG is set in the environment: then every event is printed
@@ -105,7 +106,7 @@ kflash_context_get_event_level(const struct kflash_context *ctx);
  * current directory when they are set. Each getter returns a string owned
  * by the context, valid until the next call of a setter on the same
  * context or kflash_context_unref(); it returns NULL only when memory
- * runs out.
+ * runs out (and for a location that has no default and is not set).
  *
  * The setters return 0, KFLASH_ERR_INVALID for an empty string or a
  * string with a newline, or KFLASH_ERR_NO_MEMORY.
@@ -185,6 +186,36 @@ kflash_context_set_dev_dir(struct kflash_context *ctx, const char *path);
 /** @return The device directory. */
 const char *
 kflash_context_get_dev_dir(struct kflash_context *ctx);
+
+/**
+ * Set the sysfs directory, where a USB device's identity and its network
+ * interface are read when the device dir is not `/dev` (the USB-to-CAN
+ * bridge, for example), and where CAN interfaces are looked for. Default:
+ * `/sys`; environment: KFLASH_SYS_DIR.
+ */
+int
+kflash_context_set_sys_dir(struct kflash_context *ctx, const char *path);
+/** @return The sysfs directory. */
+const char *
+kflash_context_get_sys_dir(struct kflash_context *ctx);
+
+/**
+ * Carry CAN traffic over UNIX sockets instead of the kernel's CAN sockets:
+ * CAN interface NAME is the `SOCK_SEQPACKET` socket `DIR/NAME`, and every
+ * packet in both directions is one 16-byte Linux `struct can_frame` (u32
+ * can_id little-endian, u8 length, 3 pad bytes, 8 data bytes); the other
+ * end delivers each frame to every other participant, never back to its
+ * sender. For simulated buses and hosts without SocketCAN. Default: unset
+ * (the kernel's interfaces); environment: KFLASH_CAN_SOCKET_DIR.
+ */
+int
+kflash_context_set_can_socket_dir(struct kflash_context *ctx, const char *path);
+/**
+ * @return The CAN socket directory, or NULL when it is not set (CAN
+ * interfaces are the kernel's).
+ */
+const char *
+kflash_context_get_can_socket_dir(struct kflash_context *ctx);
 
 /** @} */
 

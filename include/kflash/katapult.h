@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <kflash/can.h>
 #include <kflash/context.h>
 #include <kflash/discovery.h>
 
@@ -49,6 +50,23 @@ kflash_katapult_open(struct kflash_context *ctx,
 		     const char *path,
 		     uint32_t baud,
 		     struct kflash_katapult **ret);
+
+/**
+ * Open a session with the CAN node @p uuid, which runs Katapult (see
+ * kflash_can_bus_wait_katapult()): every Katapult node's id is cleared,
+ * the node is given the id the session talks to, and the session's
+ * kflash_katapult_connect() then checks with GET_CANBUS_ID that the node
+ * answering is @p uuid, before anything is written.
+ *
+ * @param bus The node's bus; the session keeps a reference.
+ * @param uuid The node's UUID.
+ * @param[out] ret The session, with a reference count of 1.
+ * @return 0, KFLASH_ERR_INVALID for a UUID that is not one, or a bus error.
+ */
+int
+kflash_katapult_open_can(struct kflash_can_bus *bus,
+			 const char *uuid,
+			 struct kflash_katapult **ret);
 
 /** @return @p katapult (NULL-safe). */
 struct kflash_katapult *
@@ -99,7 +117,11 @@ kflash_katapult_mcu_needs_prime(const char *mcu);
  * Connect: read the bootloader's MCU, version, application start and
  * block size. Protocol 1.0 (no version string) and 1.1 are understood.
  *
+ * A session with a CAN node (kflash_katapult_open_can()) also asks the
+ * node's UUID (GET_CANBUS_ID), which must be the one meant.
+ *
  * @return 0; KFLASH_ERR_TIMEOUT when the board does not answer;
+ * KFLASH_ERR_FLASH when a CAN node says another UUID;
  * KFLASH_ERR_PROTOCOL for an answer that makes no sense (a block size
  * that is not a multiple of 4 from 64 to 512 bytes, for example);
  * KFLASH_ERR_IO when the port goes away; KFLASH_ERR_CANCELLED.

@@ -22,6 +22,7 @@
 #define KFLASH_KFLASH_H
 
 #include <kflash/build.h>
+#include <kflash/can.h>
 #include <kflash/config.h>
 #include <kflash/context.h>
 #include <kflash/discovery.h>

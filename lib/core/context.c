@@ -22,6 +22,8 @@ static const struct location_info locations[KF_LOC_COUNT] = {
 	[KF_LOC_SERVICE] = { "KFLASH_SERVICE", false },
 	[KF_LOC_KLIPPY_SOCKET] = { "KFLASH_KLIPPY_SOCKET", true },
 	[KF_LOC_DEV_DIR] = { "KFLASH_DEV_DIR", true },
+	[KF_LOC_SYS_DIR] = { "KFLASH_SYS_DIR", true },
+	[KF_LOC_CAN_SOCKET_DIR] = { "KFLASH_CAN_SOCKET_DIR", true },
 };
 
 static const uint32_t default_timeouts[KF_TIMEOUT_COUNT] = {
@@ -209,6 +211,9 @@ default_value(struct kflash_context *ctx, enum kf_location loc)
 		return kf_path_join(ctx->home, "printer_data/comms/klippy.sock");
 	case KF_LOC_DEV_DIR:
 		return strdup("/dev");
+	case KF_LOC_SYS_DIR:
+		return strdup("/sys");
+	case KF_LOC_CAN_SOCKET_DIR: /* unset: CAN interfaces are the kernel's */
 	case KF_LOC_COUNT:
 		break;
 	}
@@ -278,6 +283,8 @@ LOCATION_ACCESSORS(klipper_dir, KF_LOC_KLIPPER_DIR)
 LOCATION_ACCESSORS(service, KF_LOC_SERVICE)
 LOCATION_ACCESSORS(klippy_socket, KF_LOC_KLIPPY_SOCKET)
 LOCATION_ACCESSORS(dev_dir, KF_LOC_DEV_DIR)
+LOCATION_ACCESSORS(sys_dir, KF_LOC_SYS_DIR)
+LOCATION_ACCESSORS(can_socket_dir, KF_LOC_CAN_SOCKET_DIR)
 
 static bool
 timeout_is_known(enum kflash_timeout which)

@@ -4,6 +4,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "codec.h"
 #include "libkflash-private.h"
@@ -30,6 +31,7 @@ struct kflash_katapult {
 	bool connected;
 	uint32_t protocol, app_start, block_size;
 	char *mcu, *version;
+	char *can_uuid; /* a CAN node's: GET_CANBUS_ID must say it after CONNECT */
 
 	uint8_t *image; /* padded to whole blocks */
 	size_t image_size, padded_size;
@@ -51,6 +53,8 @@ command_name(uint8_t cmd)
 		return "REQUEST_BLOCK";
 	case KF_KAT_COMPLETE:
 		return "COMPLETE";
+	case KF_KAT_GET_CANBUS_ID:
+		return "GET_CANBUS_ID";
 	default:
 		return "a command";
 	}
@@ -92,6 +96,14 @@ kflash_katapult_open(struct kflash_context *ctx,
 	return r < 0 ? r : kf_katapult_new(ctx, t, ret);
 }
 
+int
+kf_katapult_expect_canbus_id(struct kflash_katapult *k, const char *uuid)
+{
+	free(k->can_uuid);
+	k->can_uuid = kf_strdup(uuid);
+	return k->can_uuid ? 0 : kf_error(k->ctx, KFLASH_ERR_NO_MEMORY, "out of memory");
+}
+
 KFLASH_EXPORT struct kflash_katapult *
 kflash_katapult_ref(struct kflash_katapult *katapult)
 {
@@ -108,6 +120,7 @@ kflash_katapult_unref(struct kflash_katapult *katapult)
 	kf_transport_close(katapult->t);
 	free(katapult->mcu);
 	free(katapult->version);
+	free(katapult->can_uuid);
 	free(katapult->image);
 	kflash_context_unref(katapult->ctx);
 	free(katapult);
@@ -314,6 +327,30 @@ copy_text(const uint8_t *p, size_t len)
 	return s;
 }
 
+/* A CAN node must be the one meant: another could answer on the same id. */
+static int
+check_canbus_id(struct kflash_katapult *k)
+{
+	uint8_t ack[KF_KAT_RX_FRAME_MAX], words;
+	char got[13];
+	int r = exchange(k, KF_KAT_GET_CANBUS_ID, NULL, 0, k->tries, k->timeout_ms, ack, &words);
+
+	if (r < 0)
+		return r;
+	if (words < 3)
+		return kf_error(k->ctx, KFLASH_ERR_PROTOCOL,
+				"Katapult on %s sent a GET_CANBUS_ID answer of %u words, too short",
+				k->t->name, words);
+	for (int i = 0; i < 6; i++)
+		snprintf(got + 2 * i, 3, "%02x", ack[4 + i]);
+	if (strcasecmp(got, k->can_uuid) != 0)
+		return kf_error(k->ctx, KFLASH_ERR_FLASH,
+				"the node that answered as %s says its UUID is %s, not %s: another "
+				"node has its id; nothing was written",
+				k->t->name, got, k->can_uuid);
+	return 0;
+}
+
 KFLASH_EXPORT int
 kflash_katapult_connect(struct kflash_katapult *k)
 {
@@ -368,6 +405,8 @@ kflash_katapult_connect(struct kflash_katapult *k)
 	if (!*k->mcu)
 		return kf_error(k->ctx, KFLASH_ERR_PROTOCOL,
 				"Katapult on %s did not say which MCU it runs on", k->t->name);
+	if (k->can_uuid && (r = check_canbus_id(k)) < 0)
+		return r;
 	k->connected = true;
 	kf_info(k->ctx,
 		"Katapult %s (protocol %u.%u.%u) on %s: %s, application at 0x%08x, %u-byte blocks",

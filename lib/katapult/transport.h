@@ -53,6 +53,13 @@ struct kflash_katapult;
 int
 kf_katapult_new(struct kflash_context *ctx, struct kf_transport *t, struct kflash_katapult **ret);
 
+/*
+ * The session is with the CAN node @uuid: CONNECT then asks GET_CANBUS_ID,
+ * and a node that says another UUID is refused before anything is written.
+ */
+int
+kf_katapult_expect_canbus_id(struct kflash_katapult *k, const char *uuid);
+
 /* termios2.c: set any baud rate (BOTHER), which glibc's termios cannot. */
 int
 kf_tty_set_baud(int fd, uint32_t baud);
