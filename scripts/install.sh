@@ -844,6 +844,7 @@ install_packages() {
 	if [ $dry -eq 1 ] && [ -z "$debs_dir" ]; then
 		say "packages: would build libkflash0, libkflash-dev and kflash $version (scripts/build-deb.sh $builddir/debs) and install what differs with apt-get"
 		for p in libkflash0 libkflash-dev kflash; do record packages "$p"; done
+		changed
 		return 0
 	fi
 	if [ -z "$debs_dir" ]; then
@@ -1010,8 +1011,10 @@ while IFS= read -r d; do
 	record state-dir "$d"
 done <"$tmp/list"
 d=$(dirname "$state_dir")
+made=
 while [ ! -d "$d" ]; do
 	record state-dir "$d"
+	made="$made $d"
 	d=$(dirname "$d")
 done
 # In one order, so that an unchanged installation leaves the file as it is.
@@ -1019,7 +1022,9 @@ LC_ALL=C sort -u "$new_manifest" >"$tmp/manifest.sorted"
 if ! cmp -s "$tmp/manifest.sorted" "$old_manifest"; then
 	if [ ! -d "$state_dir" ]; then
 		mkdir -p "$state_dir"
-		give "$state_dir"
+		for d in $made "$state_dir"; do
+			give "$d"
+		done
 	fi
 	cp "$tmp/manifest.sorted" "$manifest.new"
 	mv -f "$manifest.new" "$manifest"
