@@ -720,13 +720,13 @@ install_prefix() {
 	purelib=
 	if [ -n "$python" ]; then
 		# Where this Python imports from, when that is in the prefix
-		# (/usr/local/lib/python3.X/dist-packages on Debian).
+		# (/usr/local/lib/python3.X/dist-packages on Debian)...
 		purelib=$("$python" -c 'import sysconfig; print(sysconfig.get_path("purelib"))' 2>/dev/null || true)
-		case $purelib in
-		"$prefix"/*) ;;
-		*) purelib= ;;
-		esac
 	fi
+	case $purelib in
+	"$prefix"/*) ;;
+	*) purelib=$prefix/lib/python3/dist-packages ;; # ...else Debian's layout
+	esac
 	if [ $dry -eq 1 ]; then
 		say "build: would make a release build in $builddir and install what differs into $prefix"
 		if ! is_root && ! can_write "$prefix/bin/kflash"; then
@@ -738,10 +738,9 @@ install_prefix() {
 
 	log=$builddir.log
 	mkdir -p "$(dirname "$builddir")"
-	set -- --buildtype=release -Dtests=disabled -Dexamples=false "--prefix=$prefix"
-	if [ -n "$purelib" ]; then
-		set -- "$@" "-Dpython.purelibdir=$purelib"
-	fi
+	# Every option every time: --reconfigure keeps those not given.
+	set -- --buildtype=release -Dtests=disabled -Dexamples=false "--prefix=$prefix" \
+		"-Dpython.purelibdir=$purelib"
 	if [ -f "$builddir/build.ninja" ]; then
 		set -- --reconfigure "$@"
 	fi
