@@ -232,12 +232,12 @@ find_program() {
 }
 # An absolute path of a program, for a sudoers line.
 absolute_program() {
-	p=$(find_program "$1" "$2") || p=/usr/bin/$1
-	case $p in
+	_p=$(find_program "$1" "$2") || _p=/usr/bin/$1
+	case $_p in
 	/*) ;;
-	*) p=$(command -v "$p" 2>/dev/null) || p=/usr/bin/$1 ;;
+	*) _p=$(command -v "$_p" 2>/dev/null) || _p=/usr/bin/$1 ;;
 	esac
-	printf '%s\n' "$p"
+	printf '%s\n' "$_p"
 }
 sudo_prog=${KFLASH_SUDO:-sudo}
 
@@ -248,35 +248,13 @@ changed() { changes=$((changes + 1)); }
 
 # can_write PATH: may we create, replace or remove PATH without sudo?
 can_write() {
-	d=$(dirname "$1")
-	while [ ! -d "$d" ]; do d=$(dirname "$d"); done
-	[ -w "$d" ]
+	_d=$(dirname "$1")
+	while [ ! -d "$_d" ]; do _d=$(dirname "$_d"); done
+	[ -w "$_d" ]
 }
 
-# priv PATH CMD...: runs CMD, through sudo when PATH is not ours to change.
-# In a dry run it only says what it would run.
-priv() {
-	target=$1
-	shift
-	if is_root || can_write "$target"; then
-		if [ $dry -eq 1 ]; then
-			say "  would run: $*"
-			return 0
-		fi
-		"$@"
-	else
-		if [ $dry -eq 1 ]; then
-			say "  would run: $sudo_prog $*"
-			return 0
-		fi
-		command -v "$sudo_prog" >/dev/null 2>&1 ||
-			die "$target needs root, and there is no $sudo_prog: run install.sh as root, or install sudo"
-		say "  $sudo_prog $*"
-		"$sudo_prog" "$@"
-	fi
-}
-
-# root CMD...: runs CMD as root (apt-get, ldconfig, dpkg).
+# root CMD...: runs CMD as root: directly as root, else through sudo (which
+# may ask for the password). In a dry run it only says what it would run.
 root() {
 	if is_root; then
 		if [ $dry -eq 1 ]; then
@@ -284,15 +262,29 @@ root() {
 			return 0
 		fi
 		"$@"
+		return
+	fi
+	if [ $dry -eq 1 ]; then
+		say "  would run: $sudo_prog $*"
+		return 0
+	fi
+	command -v "$sudo_prog" >/dev/null 2>&1 ||
+		die "'$*' needs root, and there is no $sudo_prog: run install.sh as root, or install sudo"
+	say "  $sudo_prog $*"
+	"$sudo_prog" "$@"
+}
+
+# priv PATH CMD...: runs CMD to change PATH, through sudo only when PATH is
+# not ours to change.
+priv() {
+	_target=$1
+	shift
+	if is_root || ! can_write "$_target"; then
+		root "$@"
+	elif [ $dry -eq 1 ]; then
+		say "  would run: $*"
 	else
-		if [ $dry -eq 1 ]; then
-			say "  would run: $sudo_prog $*"
-			return 0
-		fi
-		command -v "$sudo_prog" >/dev/null 2>&1 ||
-			die "'$*' needs root, and there is no $sudo_prog: run install.sh as root, or install sudo"
-		say "  $sudo_prog $*"
-		"$sudo_prog" "$@"
+		"$@"
 	fi
 }
 
@@ -334,8 +326,9 @@ old_mode=$(recorded mode | head -n 1)
 
 # ---- moonraker.conf ----
 
-marker_re='^# kflash: added by .*install\.sh'
-header_re='^\[update_manager[[:space:]][[:space:]]*kflash\][[:space:]]*$'
+# For grep and awk -v alike: no backslashes, which awk -v would interpret.
+marker_re='^# kflash: added by .*install[.]sh'
+header_re='^[[]update_manager[[:space:]][[:space:]]*kflash[]][[:space:]]*$'
 
 # without_section FILE: FILE without install.sh's section (the marker line,
 # the header, its options) and without the blank line install.sh put above.

@@ -92,7 +92,7 @@ run() {
 	env KFLASH_USER=kfuser KFLASH_PREFIX="$prefix" KFLASH_SUDOERS_DIR="$sudoers_dir" \
 		KFLASH_KLIPPER_DIR="$klipper" KFLASH_PRINTER_DATA="$home/printer_data" \
 		KFLASH_STATE_DIR="$state" KFLASH_INSTALL_BUILDDIR="$work/build" \
-		KFLASH_ORIGIN=$origin KFLASH_BRANCH=main KFLASH_PYTHON="$t/python3" \
+		KFLASH_ORIGIN="${KF_ORIGIN:-$origin}" KFLASH_BRANCH=main KFLASH_PYTHON="$t/python3" \
 		sh "$install_sh" "$@" >"$t/out" 2>&1
 	rc=$?
 	set -e
@@ -351,6 +351,28 @@ says "removed 1 old ones" "(an update)"
 cmp -s "$prefix/include/kflash/update.h" "$src/include/kflash/update.h" || fail "the update did not install update.h again"
 [ ! -e "$prefix/include/kflash/gone.h" ] || fail "the update left the old gone.h"
 
+# Another origin, another unit: install.sh's own section and drop-in are
+# rewritten, the rest of moonraker.conf is kept.
+printf '\n[update_manager mainsail]\ntype: web\n' >>"$conf"
+cp "$conf" "$t/conf.before"
+KF_ORIGIN=https://example.invalid/fork.git run --service klipper --service klipper-2
+expect_rc 0 "(another origin and unit)"
+says "moonraker: updating [update_manager kflash] in $conf" "(another origin and unit)"
+says "sudoers: updating $sudoers_dir/kflash" "(another origin and unit)"
+sed 's|^origin: .*|origin: https://example.invalid/fork.git|' "$t/conf.before" >"$t/expected-conf2"
+if ! diff -u "$t/expected-conf2" "$conf" >"$t/diff"; then
+	fail "moonraker.conf after a change of origin (- expected, + written):"
+	sed 's/^/    /' "$t/diff" >&2
+fi
+grep -q "stop klipper-2, $s start klipper-2, $s stop klipper-mcu" "$sudoers_dir/kflash" ||
+	fail "the drop-in lacks klipper-2: $(grep NOPASSWD "$sudoers_dir/kflash")"
+run
+expect_rc 0 "(back to the first origin and unit)"
+cmp -s "$t/conf.before" "$conf" || fail "moonraker.conf is not as before after the origin came back"
+cmp -s "$t/expected-sudoers" "$sudoers_dir/kflash" || fail "the drop-in is not as before after the unit went"
+cp "$t/moonraker.conf.orig" "$t/conf.pristine"
+printf '\n[update_manager mainsail]\ntype: web\n' >>"$t/conf.pristine"
+
 # ---- --uninstall removes what install.sh wrote, nothing else ----
 
 snapshot "$t/before" mtime
@@ -366,11 +388,13 @@ run --uninstall
 expect_rc 0 "--uninstall"
 says "kflash is uninstalled" "--uninstall"
 snapshot "$t/after"
-if ! diff -u "$t/pristine" "$t/after" >"$t/diff"; then
+# moonraker.conf got a section after kflash's: it is compared below.
+if ! diff -u "$t/pristine" "$t/after" | grep -v 'moonraker\.conf file' >"$t/diff"; then :; fi
+if grep -q '^[-+]home\|^[-+]prefix\|^[-+]sudoers' "$t/diff"; then
 	fail "after --uninstall the host is not as it was (- before the install, + after the uninstall):"
 	sed 's/^/    /' "$t/diff" >&2
 fi
-cmp -s "$t/moonraker.conf.orig" "$conf" || fail "--uninstall did not restore moonraker.conf byte for byte"
+cmp -s "$t/conf.pristine" "$conf" || fail "--uninstall did not restore moonraker.conf byte for byte (with the section added after kflash's)"
 no_sudo "--uninstall"
 
 run --uninstall
