@@ -199,17 +199,26 @@ if [ -z "$state_dir" ]; then
 		state_dir=$(in_home .local/state --state-dir)/kflash
 	fi
 fi
-manifest=$state_dir/install.manifest
 builddir=${builddir:-$src/build/release}
+# Absolute paths, for the sudoers lines, the links and the manifest.
+absolute() {
+	case $1 in
+	/*) printf '%s\n' "$1" ;;
+	*) printf '%s/%s\n' "$(pwd -P)" "$1" ;;
+	esac
+}
+klipper_dir=$(absolute "$klipper_dir")
+moonraker_conf=$(absolute "$moonraker_conf")
+sudoers_dir=$(absolute "$sudoers_dir")
+state_dir=$(absolute "$state_dir")
+builddir=$(absolute "$builddir")
+[ -z "$debs_dir" ] || debs_dir=$(absolute "$debs_dir")
+manifest=$state_dir/install.manifest
 if [ $packages -eq 1 ]; then
 	prefix=/usr
 	datadir=/usr/share
 else
-	prefix=${prefix:-/usr/local}
-	case $prefix in
-	/*) ;;
-	*) prefix=$(pwd -P)/$prefix ;;
-	esac
+	prefix=$(absolute "${prefix:-/usr/local}")
 	prefix=${prefix%/}
 	[ -n "$prefix" ] || prefix=/
 	datadir=$prefix/share

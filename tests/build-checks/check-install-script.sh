@@ -86,15 +86,18 @@ export GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=safe.directory GIT_CONFIG_VALUE_0='*'
 : >"$KF_FAKE_LOG"
 origin=https://example.invalid/libkflash.git
 
-# run ARGS...: install.sh as the tests' Klipper user, output in $t/out.
+# run ARGS...: install.sh as the tests' Klipper user, output in $t/out,
+# exit status in $rc; in the directory $run_dir when that is set.
 run() {
 	set +e
+	cd "${run_dir:-$t}"
 	env KFLASH_USER=kfuser KFLASH_PREFIX="$prefix" KFLASH_SUDOERS_DIR="$sudoers_dir" \
 		KFLASH_KLIPPER_DIR="$klipper" KFLASH_PRINTER_DATA="$home/printer_data" \
 		KFLASH_STATE_DIR="$state" KFLASH_INSTALL_BUILDDIR="$work/build" \
 		KFLASH_ORIGIN="${KF_ORIGIN:-$origin}" KFLASH_BRANCH=main KFLASH_PYTHON="$t/python3" \
 		sh "$install_sh" "$@" >"$t/out" 2>&1
 	rc=$?
+	cd "$t"
 	set -e
 	return 0
 }
@@ -202,6 +205,12 @@ if grep -q 'systemd-run$' "$t/out" || grep -q 'linking' "$t/out" || grep -q 'add
 	sed 's/^/    /' "$t/out" >&2
 fi
 untouched "--dry-run --no-systemd-run --no-klipper --no-moonraker"
+
+# Relative paths are made absolute, as sudoers and the links need them.
+run_dir=$home run --dry-run --klipper-dir klipper
+expect_rc 0 "--dry-run --klipper-dir klipper"
+says "kfuser ALL=(root) NOPASSWD: $klipper/scripts/flash-linux.sh" "--dry-run --klipper-dir klipper"
+untouched "--dry-run --klipper-dir klipper"
 
 # The defaults: the user running it, and their home.
 set +e
