@@ -10,7 +10,8 @@ set -eu
 PACKAGES="meson ninja-build gcc g++ make pkg-config git
 check libjson-c-dev libudev-dev zlib1g-dev
 umockdev libumockdev-dev valgrind python3
-bash-completion man-db groff-base"
+bash-completion man-db groff-base
+dpkg-dev debhelper lintian sudo"
 
 missing=""
 for p in $PACKAGES; do

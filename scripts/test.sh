@@ -39,10 +39,11 @@ for s in $setups; do
 	asan)
 		setup "$builddir/asan" -Db_sanitize=address,undefined -Db_lundef=false
 		# The Python interpreter is not built with ASan: the ctypes
-		# suites run in the normal setup only.
+		# suites run in the normal setup only, as do the package checks,
+		# which make release builds of their own.
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 			meson test -C "$builddir/asan" --print-errorlogs \
-			--no-suite python --no-suite klipper || status=1
+			--no-suite python --no-suite klipper --no-suite package || status=1
 		;;
 	valgrind)
 		setup "$builddir/normal"
