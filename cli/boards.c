@@ -68,6 +68,8 @@ cli_connection_json(struct cli *cli, struct kflash_discovery *d, const struct kf
 		state = "missing";
 	else if (r == KFLASH_ERR_AMBIGUOUS)
 		state = "ambiguous";
+	else if (r == KFLASH_ERR_NOT_SUPPORTED)
+		state = "unknown"; /* a CAN node: Klipper's has an id and answers no query */
 	else
 		return NULL;
 	if (r == KFLASH_ERR_AMBIGUOUS)

@@ -117,6 +117,15 @@ void
 cli_message(struct cli *cli, const char *prefix, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* ---- lists of strings (strv.c) ---- */
+
+/* Append a copy of @s to the NULL-terminated list *@v unless it is there; false on OOM. */
+bool
+cli_strv_add_once(char ***v, const char *s);
+
+void
+cli_strv_free(char **v);
+
 /* ---- rendering (render.c) ---- */
 
 void

@@ -30,7 +30,7 @@ print_table(struct cli *cli, const struct kflash_registry *reg, struct kflash_di
 		const struct kflash_board *b = kflash_registry_get_board(reg, i);
 		struct json_object *conn = cli_connection_json(cli, d, b);
 		const char *last = "never", *state = "?", *path = NULL;
-		char connection[64];
+		char connection[64], can_path[64];
 
 		if (kflash_board_has_last_flash(b))
 			last = kflash_board_get_last_flash_ok(b) ? "ok" : "failed";
@@ -46,6 +46,14 @@ print_table(struct cli *cli, const struct kflash_registry *reg, struct kflash_di
 				snprintf(connection, sizeof(connection), "%s", state);
 		} else {
 			snprintf(connection, sizeof(connection), "unknown");
+		}
+		/* A CAN node's place is its UUID on its interface. */
+		if (kflash_board_get_link(b) == KFLASH_LINK_CAN) {
+			snprintf(connection, sizeof(connection), "CAN node");
+			snprintf(can_path, sizeof(can_path), "%s %s",
+				 kflash_board_get_can_interface(b) ?: "can0",
+				 kflash_board_get_can_uuid(b));
+			path = can_path;
 		}
 		printf("%-16s %-14s %-9s %-7s %-22s %s\n", kflash_board_get_name(b),
 		       kflash_board_get_mcu(b), kflash_method_name(kflash_board_get_method(b)), last,

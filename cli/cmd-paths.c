@@ -15,6 +15,8 @@ static const struct location locations[] = {
 	{ "service", kflash_context_get_service },
 	{ "klippy_socket", kflash_context_get_klippy_socket },
 	{ "dev_dir", kflash_context_get_dev_dir },
+	{ "sys_dir", kflash_context_get_sys_dir },
+	{ "can_socket_dir", kflash_context_get_can_socket_dir },
 };
 
 #define N_LOCATIONS (sizeof(locations) / sizeof(locations[0]))
@@ -39,7 +41,10 @@ cmd_paths(struct cli *cli, int argc, char **argv)
 					       cli_json_string(locations[i].get(cli->ctx)));
 		return cli_print_json(cli, doc);
 	}
-	for (size_t i = 0; i < N_LOCATIONS; i++)
-		printf("%-14s %s\n", locations[i].name, locations[i].get(cli->ctx));
+	for (size_t i = 0; i < N_LOCATIONS; i++) {
+		const char *v = locations[i].get(cli->ctx);
+
+		printf("%-14s %s\n", locations[i].name, v ? v : "(not set)");
+	}
 	return 0;
 }

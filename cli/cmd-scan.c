@@ -3,6 +3,12 @@
 #include <string.h>
 
 #include "commands.h"
+#include "scan-can.h"
+
+enum {
+	OPT_CAN_INTERFACE = 256,
+	OPT_CAN_QUERY,
+};
 
 /* What to do with a device that has no tty, or NULL for a tty. */
 static const char *
@@ -76,6 +82,10 @@ device_json(const struct kflash_device *dev, const char *add)
 	json_object_object_add(o, "product", cli_json_string(kflash_device_get_product(dev)));
 	json_object_object_add(o, "net_interface",
 			       cli_json_string(kflash_device_get_net_interface(dev)));
+	/* The fields a CAN node has (see scan-can.c); a bridge's come with its interface. */
+	json_object_object_add(o, "can_interface", NULL);
+	json_object_object_add(o, "can_uuid", NULL);
+	json_object_object_add(o, "application", NULL);
 	json_object_object_add(o, "suggested_add", cli_json_string(add));
 	json_object_object_add(o, "note", cli_json_string(note));
 	return o;
@@ -119,16 +129,33 @@ print_device(const struct kflash_device *dev, const char *add)
 int
 cmd_scan(struct cli *cli, int argc, char **argv)
 {
+	static const struct option opts[] = {
+		{ "can-interface", required_argument, NULL, OPT_CAN_INTERFACE },
+		{ "can-query", no_argument, NULL, OPT_CAN_QUERY },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *ifaces[16];
+	struct scan_can can = { .interfaces = ifaces };
 	struct kflash_registry *reg;
 	struct kflash_discovery *d;
 	struct json_object *devices = NULL;
 	size_t shown = 0, claimed = 0;
-	int c = cli_getopt(cli, argc, argv, "", NULL), r;
+	int c, r;
 
-	if (c == 'h')
-		return cli_command_help(cli);
-	if (c != -1)
-		return CLI_EXIT_USAGE;
+	while ((c = cli_getopt(cli, argc, argv, "", opts)) != -1) {
+		if (c == 'h')
+			return cli_command_help(cli);
+		if (c == OPT_CAN_QUERY) {
+			can.query = true;
+		} else if (c == OPT_CAN_INTERFACE) {
+			if (can.n_interfaces == sizeof(ifaces) / sizeof(ifaces[0]))
+				return cli_usage_error(cli, "at most %zu --can-interface",
+						       sizeof(ifaces) / sizeof(ifaces[0]));
+			ifaces[can.n_interfaces++] = optarg;
+		} else {
+			return CLI_EXIT_USAGE;
+		}
+	}
 	if (optind < argc)
 		return cli_usage_error(cli, "unexpected argument '%s'", argv[optind]);
 	r = cli_load_registry(cli, &reg);
@@ -157,13 +184,16 @@ cmd_scan(struct cli *cli, int argc, char **argv)
 		free(add);
 		shown++;
 	}
-	if (devices) {
+	r = scan_can(cli, reg, &can, devices, &shown);
+	if (r == 0 && devices) {
 		struct json_object *doc = json_object_new_object();
 
 		json_object_object_add(doc, "devices", devices);
 		json_object_object_add(doc, "claimed", json_object_new_int64((int64_t)claimed));
 		r = cli_print_json(cli, doc);
-	} else if (shown == 0) {
+	} else if (devices) {
+		json_object_put(devices);
+	} else if (r == 0 && shown == 0) {
 		printf("No unregistered devices found%s.\n",
 		       claimed ? "; every device found is a registered board (kflash list)" : "");
 	}

@@ -9,13 +9,13 @@ _kflash()
 	_init_completion || return
 
 	local global="--json --verbose --quiet --help --version --config-dir --registry
-		--cache-dir --klipper-dir --service --klippy-socket --dev-dir
+		--cache-dir --klipper-dir --service --klippy-socket --dev-dir --sys-dir --can-socket-dir
 		--list-devices --add-device --remove-device --device"
 	local commands
 	commands=$(kflash --help 2>/dev/null | sed -n 's/^  \([a-z][a-z-]*\) .*/\1/p')
 
 	case $prev in
-	--config-dir | --cache-dir | --klipper-dir | --dev-dir)
+	--config-dir | --cache-dir | --klipper-dir | --dev-dir | --sys-dir | --can-socket-dir)
 		_filedir -d
 		return
 		;;
@@ -41,7 +41,8 @@ _kflash()
 			locations+=("${words[i]}" "${words[i + 1]}")
 			((i++))
 			;;
-		--cache-dir | --klipper-dir | --service | --klippy-socket | --dev-dir)
+		--cache-dir | --klipper-dir | --service | --klippy-socket | --dev-dir | --sys-dir | \
+			--can-socket-dir)
 			((i++))
 			;;
 		-*) ;;

@@ -96,11 +96,19 @@ const struct cli_command cli_commands[] = {
 	  "Options:\n"
 	  "  --all                  every registered board\n"
 	  "  --clean                build from scratch\n" },
-	{ "scan", cmd_scan, "", "list plugged-in devices that are not registered",
+	{ "scan", cmd_scan, "[--can-interface IF]... [--can-query]",
+	  "list plugged-in devices and CAN nodes that are not registered",
 	  "List the devices plugged in now that no registered board claims: boards\n"
 	  "running Klipper or Katapult, USB-serial adapters, and boards in a ROM\n"
 	  "bootloader (STM32 DFU, RP2040 BOOTSEL) or acting as a USB-to-CAN bridge.\n"
-	  "Each one that can be added comes with a ready kflash add line.\n" },
+	  "Each one that can be added comes with a ready kflash add line.\n\n"
+	  "CAN nodes answer a query only while they have no node id, and Klipper gives\n"
+	  "its nodes one: so the CAN interfaces (the registered boards' and every CAN\n"
+	  "interface that is up) are queried only while Klipper is stopped, unless\n"
+	  "asked. Each node is listed with its UUID, what it runs, and its board.\n\n"
+	  "Options:\n"
+	  "  --can-interface IF     query this CAN interface (also while Klipper runs)\n"
+	  "  --can-query            query the CAN interfaces also while Klipper runs\n" },
 	{ "service", cmd_service, "stop|start|status [UNIT...]",
 	  "stop, start or show the Klipper service by hand",
 	  "Stop, start or show the state of the Klipper units: the configured service\n"
@@ -127,7 +135,9 @@ static const char global_help[] =
 	"  --klipper-dir DIR      the Klipper source tree              [KFLASH_KLIPPER_DIR]\n"
 	"  --service UNIT         Klipper's systemd unit               [KFLASH_SERVICE]\n"
 	"  --klippy-socket PATH   Klipper's API socket                 [KFLASH_KLIPPY_SOCKET]\n"
-	"  --dev-dir DIR          where boards are looked for          [KFLASH_DEV_DIR]\n";
+	"  --dev-dir DIR          where boards are looked for          [KFLASH_DEV_DIR]\n"
+	"  --sys-dir DIR          sysfs, for USB identities without udev [KFLASH_SYS_DIR]\n"
+	"  --can-socket-dir DIR   CAN interfaces as UNIX sockets there [KFLASH_CAN_SOCKET_DIR]\n";
 
 static const struct cli_command *
 find_command(const char *name)

@@ -16,6 +16,8 @@ enum {
 	OPT_SERVICE,
 	OPT_KLIPPY_SOCKET,
 	OPT_DEV_DIR,
+	OPT_SYS_DIR,
+	OPT_CAN_SOCKET_DIR,
 };
 
 static const struct option global_options[] = {
@@ -31,6 +33,8 @@ static const struct option global_options[] = {
 	{ "service", required_argument, NULL, OPT_SERVICE },
 	{ "klippy-socket", required_argument, NULL, OPT_KLIPPY_SOCKET },
 	{ "dev-dir", required_argument, NULL, OPT_DEV_DIR },
+	{ "sys-dir", required_argument, NULL, OPT_SYS_DIR },
+	{ "can-socket-dir", required_argument, NULL, OPT_CAN_SOCKET_DIR },
 };
 
 #define GLOBAL_SHORTOPTS "vqh"
@@ -74,6 +78,12 @@ apply_global(struct cli *cli, int c, const char *arg)
 		break;
 	case OPT_DEV_DIR:
 		r = kflash_context_set_dev_dir(cli->ctx, arg);
+		break;
+	case OPT_SYS_DIR:
+		r = kflash_context_set_sys_dir(cli->ctx, arg);
+		break;
+	case OPT_CAN_SOCKET_DIR:
+		r = kflash_context_set_can_socket_dir(cli->ctx, arg);
 		break;
 	default:
 		return 0;

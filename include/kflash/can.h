@@ -222,6 +222,50 @@ kflash_can_bus_set_node_id(struct kflash_can_bus *bus, const char *uuid, uint8_t
 int
 kflash_can_bus_wait_katapult(struct kflash_can_bus *bus, const char *uuid, uint32_t timeout_ms);
 
+/** The CAN interfaces of the host (opaque, reference counted). */
+struct kflash_can_interfaces;
+
+/**
+ * Find the host's CAN interfaces that are up: the network interfaces of
+ * type CAN under the sys dir's `class/net` (kflash_context_get_sys_dir()),
+ * or, with a CAN socket dir, the sockets in it.
+ *
+ * @param ctx The context.
+ * @param[out] ret The interfaces, sorted by name, with a reference count of 1.
+ * @return 0 (also when there are none), or KFLASH_ERR_NO_MEMORY.
+ */
+int
+kflash_can_find_interfaces(struct kflash_context *ctx, struct kflash_can_interfaces **ret);
+
+/**
+ * @param list A list, or NULL.
+ * @return @p list.
+ */
+struct kflash_can_interfaces *
+kflash_can_interfaces_ref(struct kflash_can_interfaces *list);
+
+/**
+ * @param list A list, or NULL.
+ * @return NULL.
+ */
+struct kflash_can_interfaces *
+kflash_can_interfaces_unref(struct kflash_can_interfaces *list);
+
+/**
+ * @param list A list.
+ * @return The number of interfaces.
+ */
+size_t
+kflash_can_interfaces_get_count(const struct kflash_can_interfaces *list);
+
+/**
+ * @param list A list.
+ * @param index 0 to kflash_can_interfaces_get_count() - 1.
+ * @return The interface's name, owned by @p list; NULL out of range.
+ */
+const char *
+kflash_can_interfaces_get_name(const struct kflash_can_interfaces *list, size_t index);
+
 /**
  * Check a CAN interface before a flash: it exists and is a CAN interface,
  * it is up, it runs at @p bitrate, its transmit queue holds 128 frames or

@@ -107,8 +107,9 @@ kflash_discovery_get_device(const struct kflash_discovery *discovery, size_t ind
  * @param[out] ret The device, with a new reference (unref it), or NULL.
  * @return 0; KFLASH_ERR_NOT_FOUND when the board is absent (the message
  * says what was looked for, and where); KFLASH_ERR_AMBIGUOUS when two
- * devices claim the board (the message names both); KFLASH_ERR_INVALID
- * when the board has neither a serial number nor a path.
+ * devices claim the board (the message names both); KFLASH_ERR_NOT_SUPPORTED
+ * for a CAN node, which is found on its bus (kflash_can_bus_query());
+ * KFLASH_ERR_INVALID when the board has neither a serial number nor a path.
  */
 int
 kflash_discovery_find_board(struct kflash_discovery *discovery,

@@ -146,6 +146,37 @@ kflash_board_get_mcu(const struct kflash_board *board);
 int
 kflash_board_is_host_mcu(const struct kflash_board *board);
 
+/** How a board is reached, as its fields say. */
+enum kflash_link {
+	/** A serial port: USB (found by its serial number) or a UART (by its path). */
+	KFLASH_LINK_SERIAL = 0,
+	/** A CAN node: its UUID on its CAN interface (can0 when none is set). */
+	KFLASH_LINK_CAN = 1,
+	/**
+	 * A USB-to-CAN bridge: the board is a CAN interface of the host while
+	 * it runs Klipper (its UUID on it), and a USB serial port in Katapult
+	 * (its USB serial number). It has a CAN UUID and a USB serial number.
+	 */
+	KFLASH_LINK_CAN_BRIDGE = 2,
+	/** Klipper's host MCU, the Linux process (kflash_board_is_host_mcu()). */
+	KFLASH_LINK_HOST = 3,
+};
+
+/**
+ * @param link A value of enum kflash_link.
+ * @return "serial", "can", "can-bridge" or "host" (static); "serial" for
+ * other values.
+ */
+const char *
+kflash_link_name(int link);
+
+/**
+ * @param board A board.
+ * @return How the board is reached, a value of enum kflash_link.
+ */
+int
+kflash_board_get_link(const struct kflash_board *board);
+
 /**
  * Set the board's serial path: any path to a tty, for example a
  * /dev/serial/by-id link or /dev/ttyAMA0. When it is a by-id name of a

@@ -221,6 +221,11 @@ kflash_discovery_find_board(struct kflash_discovery *discovery,
 		return find_by_serial(discovery, name, serial, ret);
 	if (path)
 		return find_by_path(discovery, name, path, ret);
+	if (kflash_board_get_link(board) == KFLASH_LINK_CAN)
+		return kf_error(discovery->ctx, KFLASH_ERR_NOT_SUPPORTED,
+				"board %s is a CAN node: it is found on its bus, not among the "
+				"devices",
+				name);
 	return kf_error_hint(discovery->ctx, KFLASH_ERR_INVALID, KFLASH_HINT_EDIT_BOARD, name,
 			     "board %s has neither a USB serial number nor a serial path, so it "
 			     "cannot be found; set its serial path",

@@ -29,9 +29,29 @@ struct kf_flash_job {
 	bool connected;
 };
 
-/* katapult.c */
+/* katapult.c: the board into Katapult on its serial port, then the transfer. */
 int
 kf_flash_katapult(struct kf_flash_job *job);
+
+/*
+ * A session the board answers on: connect, the checks before the first
+ * block, write, verify, COMPLETE. job->connected is set once Katapult
+ * answered.
+ */
+int
+kf_flash_katapult_transfer(struct kf_flash_job *job, struct kflash_katapult *k);
+
+/* can.c: a CAN node into Katapult on its bus, then the transfer. */
+int
+kf_flash_can(struct kf_flash_job *job);
+
+/* A CAN board: found by its UUID on its interface, not as a device. */
+bool
+kf_flash_is_can_board(const struct kflash_board *board);
+
+/* After a CAN flash: does the node answer as Klipper again? */
+bool
+kf_flash_can_came_back(struct kf_flash_job *job);
 
 /* make.c: Klipper's `make flash`, and scripts/flash-sdcard.sh. */
 int

@@ -69,6 +69,18 @@ run_methods(struct kf_flash_job *job, struct kflash_flash *f)
 	/* The Linux process is a program on this host: Klipper installs it. */
 	if (kflash_board_is_host_mcu(job->board))
 		method = KFLASH_METHOD_MAKE;
+	/* A CAN node has no port for make flash or an SD card script: Katapult only. */
+	if (kf_flash_is_can_board(job->board)) {
+		f->method = KFLASH_METHOD_KATAPULT;
+		if (method == KFLASH_METHOD_MAKE || method == KFLASH_METHOD_SDCARD)
+			return kf_error_hint(
+				ctx, KFLASH_ERR_NOT_SUPPORTED, KFLASH_HINT_EDIT_BOARD,
+				kflash_board_get_name(job->board),
+				"board %s is a CAN node, which only Katapult can flash "
+				"(not %s); set its method to katapult or auto",
+				kflash_board_get_name(job->board), kflash_method_name(method));
+		return kf_flash_can(job);
+	}
 	switch (method) {
 	case KFLASH_METHOD_MAKE:
 		f->method = KFLASH_METHOD_MAKE;
@@ -118,8 +130,8 @@ flash(struct kf_flash_job *job, struct kflash_flash *f)
 		r = 0; /* a firmware given by hand: the checks that need it are skipped */
 	if (r < 0)
 		return r;
-	/* Where the board is right now (the Linux process is no device). */
-	if (!kflash_board_is_host_mcu(job->board)) {
+	/* Where the board is right now (the Linux process and a CAN node are no device). */
+	if (!kflash_board_is_host_mcu(job->board) && !kf_flash_is_can_board(job->board)) {
 		r = kflash_discovery_locate(ctx, job->board, &job->device);
 		if (r < 0)
 			return r;
@@ -133,8 +145,10 @@ flash(struct kf_flash_job *job, struct kflash_flash *f)
 	}
 	r = run_methods(job, f);
 	if (r == 0) {
-		f->came_back = kf_flash_wait_klipper(job);
-		if (!f->came_back && kflash_board_get_usb_serial(job->board))
+		f->came_back = kf_flash_is_can_board(job->board) ? kf_flash_can_came_back(job)
+								 : kf_flash_wait_klipper(job);
+		if (!f->came_back &&
+		    (kflash_board_get_usb_serial(job->board) || kf_flash_is_can_board(job->board)))
 			kf_warn(ctx,
 				"board %s was flashed, but has not come back running Klipper "
 				"within %u s",

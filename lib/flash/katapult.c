@@ -116,6 +116,25 @@ check(struct kf_flash_job *job, struct kflash_katapult *k)
 }
 
 int
+kf_flash_katapult_transfer(struct kf_flash_job *job, struct kflash_katapult *k)
+{
+	int r = kflash_katapult_connect(k);
+
+	if (r == 0) {
+		job->connected = true;
+		r = check(job, k);
+	}
+	if (r == 0)
+		r = kflash_katapult_write(k, kflash_firmware_get_data(job->firmware),
+					  kflash_firmware_get_size(job->firmware));
+	if (r == 0)
+		r = kflash_katapult_verify(k);
+	if (r == 0)
+		r = kflash_katapult_complete(k);
+	return r;
+}
+
+int
 kf_flash_katapult(struct kf_flash_job *job)
 {
 	struct kflash_context *ctx = job->ctx;
@@ -130,20 +149,8 @@ kf_flash_katapult(struct kf_flash_job *job)
 	if (r == 0) {
 		kflash_katapult_set_prime(k, usb && kflash_katapult_mcu_needs_prime(
 							    kflash_board_get_mcu(job->board)));
-		r = kflash_katapult_connect(k);
+		r = kf_flash_katapult_transfer(job, k);
 	}
-	if (r == 0) {
-		job->connected = true;
-		r = check(job, k);
-	}
-	if (r == 0) {
-		r = kflash_katapult_write(k, kflash_firmware_get_data(job->firmware),
-					  kflash_firmware_get_size(job->firmware));
-	}
-	if (r == 0)
-		r = kflash_katapult_verify(k);
-	if (r == 0)
-		r = kflash_katapult_complete(k);
 	kflash_katapult_unref(k);
 	/*
 	 * Katapult jumps to the new firmware about 100 ms after it answers

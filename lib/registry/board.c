@@ -41,6 +41,29 @@ kflash_board_is_host_mcu(const struct kflash_board *board)
 	return kf_streq(kflash_board_get_mcu(board), "linux") ? 1 : 0;
 }
 
+static const char *const link_names[] = {
+	[KFLASH_LINK_SERIAL] = "serial",
+	[KFLASH_LINK_CAN] = "can",
+	[KFLASH_LINK_CAN_BRIDGE] = "can-bridge",
+	[KFLASH_LINK_HOST] = "host",
+};
+
+KFLASH_EXPORT const char *
+kflash_link_name(int link)
+{
+	return link >= 0 && (size_t)link < KF_ARRAY_SIZE(link_names) ? link_names[link] : "serial";
+}
+
+KFLASH_EXPORT int
+kflash_board_get_link(const struct kflash_board *board)
+{
+	if (kflash_board_is_host_mcu(board))
+		return KFLASH_LINK_HOST;
+	if (!kflash_board_get_can_uuid(board))
+		return KFLASH_LINK_SERIAL;
+	return kflash_board_get_usb_serial(board) ? KFLASH_LINK_CAN_BRIDGE : KFLASH_LINK_CAN;
+}
+
 KFLASH_EXPORT int
 kflash_board_name_is_valid(const char *name)
 {

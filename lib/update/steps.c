@@ -76,6 +76,15 @@ kf_update_discover(struct kflash_update *u)
 		if (kflash_board_is_host_mcu(b->board))
 			continue;
 		inner = kf_scope_enter(u->ctx, KFLASH_PHASE_DISCOVERY, b->name);
+		/* A node Klipper runs answers no query: it is found on its bus when flashed. */
+		if (kflash_board_get_link(b->board) == KFLASH_LINK_CAN) {
+			kf_info(u->ctx, "CAN node %s on %s", kflash_board_get_can_uuid(b->board),
+				kflash_board_get_can_interface(b->board)
+					? kflash_board_get_can_interface(b->board)
+					: "can0");
+			kf_scope_leave(u->ctx, inner);
+			continue;
+		}
 		r = kflash_discovery_locate(u->ctx, b->board, &dev);
 		if (r == 0 && kflash_device_get_mode(dev) == KFLASH_MODE_UNKNOWN)
 			kf_info(u->ctx, "at %s, a serial port of unknown mode",
@@ -123,6 +132,14 @@ kf_update_check_configs(struct kflash_update *u)
 				kflash_comm_name(kflash_config_get_comm(c)));
 		if (r == 0 && kflash_board_is_host_mcu(b->board))
 			r = check_host_mcu_sudo(u);
+		/* The bus is checked now, while Klipper still runs. */
+		if (r == 0 && kflash_board_get_link(b->board) == KFLASH_LINK_CAN)
+			r = kflash_can_check_interface(
+				u->ctx,
+				kflash_board_get_can_interface(b->board)
+					? kflash_board_get_can_interface(b->board)
+					: "can0",
+				kflash_config_get_canbus_frequency(c));
 		if (r < 0)
 			kf_update_fail(u, b, r);
 		kflash_config_unref(c);

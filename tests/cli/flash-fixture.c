@@ -42,6 +42,7 @@ fx_setup(void)
 		fx.env[n++] = fx.values[i];
 	fx.env[n] = NULL;
 	memset(fx.sims, 0, sizeof(fx.sims));
+	fx.bus = NULL;
 	fx.klippy = 0;
 	/* A printer has Klipper running, idle, with its API socket. */
 	fx_start_klippy("standby", "ready", "Printer is ready");
@@ -76,9 +77,12 @@ void
 fx_teardown(void)
 {
 	fx_stop_klippy();
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < FX_SLOTS; i++)
 		if (fx.sims[i])
 			kf_sim_stop(fx.sims[i]);
+	if (fx.bus)
+		kf_sim_stop(fx.bus);
+	fx.bus = NULL;
 	kf_test_rmtree(fx.dir);
 	free(fx.dir);
 }
@@ -163,6 +167,42 @@ fx_board(int slot,
 	fx_cli_ok(fx.env, (const char *const[]){ "add", name, "--serial", by_id, "-q", NULL });
 	snprintf(from, sizeof(from), "%s/klipper-configs/%s.config", kf_test_fixtures_dir(),
 		 config);
+	fx_cli_ok(fx.env, (const char *const[]){ "config", name, "--from", from, "-q", NULL });
+}
+
+void
+fx_can_bus(void)
+{
+	size_t n = 0;
+
+	snprintf(fx.can, sizeof(fx.can), "%s/can", fx.dir);
+	ck_assert_int_eq(mkdir(fx.can, 0700), 0);
+	fx.bus = kf_sim_startl(NULL, "--mode", "bus", "--can-dir", fx.can);
+	snprintf(fx.values[4], sizeof(fx.values[4]), "KFLASH_CAN_SOCKET_DIR=%s", fx.can);
+	while (fx.env[n])
+		n++;
+	fx.env[n++] = fx.values[4];
+	fx.env[n] = NULL;
+}
+
+void
+fx_can_node(int slot, const char *name, const char *uuid, const char *const *sim_extra)
+{
+	const char *args[24] = { "--mode",           "can", "--can-dir", fx.can,
+				 "--can-uuid",       uuid,  "--mcu",     "stm32f446xx",
+				 "--reenumerate-ms", "50" };
+	char from[4400];
+	size_t n = 10;
+
+	for (; sim_extra && *sim_extra; sim_extra++)
+		args[n++] = *sim_extra;
+	args[n] = NULL;
+	fx.sims[slot] = kf_sim_start(NULL, args);
+	fx_cli_ok(fx.env,
+		  (const char *const[]){ "add", name, "--can-interface", "can0", "--can-uuid", uuid,
+					 "--mcu", "stm32f446xx", "-q", NULL });
+	snprintf(from, sizeof(from), "%s/klipper-configs/stm32f446_can_katapult.config",
+		 kf_test_fixtures_dir());
 	fx_cli_ok(fx.env, (const char *const[]){ "config", name, "--from", from, "-q", NULL });
 }
 

@@ -17,14 +17,18 @@
 #define EBB "4E0031000B50415833323520"
 #define PICO "E66138935F2A4D28"
 
+#define FX_SLOTS 6
+
 struct flash_fixture {
-	char *dir;              /* the test's temporary dir */
-	char dev[4200];         /* the device dir the simulated boards publish in */
-	char calls[4200];       /* calls.log: systemctl and make, in order */
-	const char *env[24];    /* kflash's environment */
-	char values[6][9000];   /* storage for some of env */
-	struct kf_sim *sims[3]; /* the simulated boards, by slot */
-	pid_t klippy;           /* the fake Klipper API server, or 0 */
+	char *dir;                     /* the test's temporary dir */
+	char dev[4200];                /* the device dir the simulated boards publish in */
+	char calls[4200];              /* calls.log: systemctl and make, in order */
+	const char *env[24];           /* kflash's environment */
+	char values[6][9000];          /* storage for some of env */
+	struct kf_sim *sims[FX_SLOTS]; /* the simulated boards, by slot */
+	struct kf_sim *bus;            /* the simulated CAN bus can0, or NULL */
+	char can[4200];                /* the CAN socket dir */
+	pid_t klippy;                  /* the fake Klipper API server, or 0 */
 };
 
 extern struct flash_fixture fx;
@@ -68,6 +72,21 @@ fx_board(int slot,
 	 const char *serial,
 	 const char *config,
 	 const char *const *sim_extra);
+
+/*
+ * The simulated CAN bus can0 in the CAN socket dir, which kflash's
+ * environment then names (KFLASH_CAN_SOCKET_DIR).
+ */
+void
+fx_can_bus(void);
+
+/*
+ * A simulated CAN node (stm32f446, running Klipper) with @uuid in slot
+ * @slot on can0 (extra simulator arguments in @sim_extra, or NULL), added
+ * as @name with the CAN fixture config.
+ */
+void
+fx_can_node(int slot, const char *name, const char *uuid, const char *const *sim_extra);
 
 /* octopus (stm32f446, USB), ebb (stm32f446, CAN config), pico (rp2040) in slots 0-2. */
 void
