@@ -207,9 +207,10 @@ kflash_gate_name(int gate);
  * NULL. Set on success only.
  * @return 0; KFLASH_ERR_PRINTING (the message says what the printer does;
  * the hint is KFLASH_HINT_FORCE); KFLASH_ERR_NOT_FOUND when Klipper's
- * service is active but its API socket cannot be reached (the message
- * names the socket; the hint is KFLASH_HINT_SET_KLIPPY_SOCKET); or a query
- * error (KFLASH_ERR_TIMEOUT, KFLASH_ERR_PROTOCOL, ...).
+ * service is active but its API socket cannot be reached (not there,
+ * nothing listening, or not this user's to use: the message names the
+ * socket; the hint is KFLASH_HINT_SET_KLIPPY_SOCKET); or a query error
+ * (KFLASH_ERR_TIMEOUT, KFLASH_ERR_PROTOCOL, ...).
  */
 int
 kflash_klippy_check_idle(struct kflash_context *ctx, int force, int *gate);

@@ -66,7 +66,8 @@ kflash_klippy_check_idle(struct kflash_context *ctx, int force, int *gate)
 	int state, found = KFLASH_GATE_IDLE;
 	int r = kflash_klippy_connect(ctx, &k);
 
-	if (r == KFLASH_ERR_NOT_FOUND) {
+	/* No socket, nothing listening, or one this user may not use: out of reach. */
+	if (r == KFLASH_ERR_NOT_FOUND || r == KFLASH_ERR_PERMISSION) {
 		_cleanup_free_ char *why = kf_strdup(kflash_context_last_error(ctx));
 
 		r = gate_unreachable(ctx, force, why ? why : "its API socket is not there", &found);
