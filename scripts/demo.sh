@@ -3,10 +3,11 @@
 #
 # The main job of libkflash, end to end, on a fresh machine, without a
 # printer: it builds everything, then sets up a sandbox with a fake Klipper
-# tree, two simulated boards (an Octopus on USB running Klipper, and an
-# STM32 on a Pi UART), a fake systemctl and sudo, and a stand-in for
-# Klipper's API socket. It registers the boards and runs the real
-# `kflash flash --all` against them, then `kflash status`.
+# tree, three simulated boards (an Octopus on USB running Klipper, an STM32
+# on a Pi UART, and a CAN toolhead on a simulated CAN bus), a fake
+# systemctl and sudo, and a stand-in for Klipper's API socket. It registers
+# the boards and runs the real `kflash flash --all` against them, then
+# `kflash status`.
 #
 #   ./scripts/demo.sh
 #
@@ -72,16 +73,19 @@ start() {
 }
 
 dev="$sandbox/dev"
-mkdir -p "$dev" "$sandbox/state"
+can="$sandbox/can"
+mkdir -p "$dev" "$sandbox/state" "$can"
 export KFLASH_CONFIG_DIR="$sandbox/config" KFLASH_CACHE_DIR="$sandbox/cache"
 export KFLASH_DEV_DIR="$dev" KFLASH_KLIPPER_DIR="$sandbox/klipper"
 export KFLASH_KLIPPY_SOCKET="$sandbox/klippy.sock"
+# CAN interfaces are UNIX sockets here (this host may have no CAN at all).
+export KFLASH_CAN_SOCKET_DIR="$can"
 # The fakes: systemctl and sudo log to calls.log; the build logs there too.
 export PATH="$top/tests/fakes/bin:$PATH"
 export KF_FAKE_LOG="$sandbox/calls.log" KF_FAKE_STATE="$sandbox/state"
 export KF_FAKE_KLIPPER_LOG="$sandbox/calls.log"
 
-step "a sandbox in $sandbox: a Klipper tree, two boards, Klipper's API socket"
+step "a sandbox in $sandbox: a Klipper tree, three boards, Klipper's API socket"
 cp -r "$top/tests/fake-klipper" "$sandbox/klipper"
 (
 	cd "$sandbox/klipper"
@@ -94,14 +98,22 @@ cp -r "$top/tests/fake-klipper" "$sandbox/klipper"
 start "$sandbox/octopus.ready" "$sim" --dev-dir "$dev" --mode usb --mcu stm32f446xx \
 	--serial 1A2B3C4D5E6F708192A3B4C5 --usb-port 1.2 --rate 200000 \
 	--ready-file "$sandbox/octopus.ready"
-# ... and a toolboard on the Pi's UART at 250000 baud, as slow as a real one.
+# ... a toolboard on the Pi's UART at 250000 baud, as slow as a real one ...
 start "$sandbox/uart.ready" "$sim" --dev-dir "$dev" --mode uart --uart-link ttyAMA0 \
 	--mcu stm32f446xx --baud 250000 --rate 25000 --ready-file "$sandbox/uart.ready"
-# Klipper's API socket, with both MCUs still on the firmware of an older Klipper.
+# ... and a CAN toolhead with Katapult, running Klipper, on the bus can0.
+start "$sandbox/bus.ready" "$sim" --dev-dir "$dev" --mode bus --can-dir "$can" \
+	--can-interface can0 --ready-file "$sandbox/bus.ready"
+start "$sandbox/ebb.ready" "$sim" --dev-dir "$dev" --mode can --can-dir "$can" \
+	--can-interface can0 --can-uuid 61755fe321ac --mcu stm32f446xx \
+	--ready-file "$sandbox/ebb.ready"
+# Klipper's API socket, there while its service runs, with every MCU still
+# on the firmware of an older Klipper.
 start_klippy() {
 	rm -f "$sandbox/klippy.ready"
 	start "$sandbox/klippy.ready" "$klippy" --socket "$KFLASH_KLIPPY_SOCKET" \
-		--ready-file "$sandbox/klippy.ready" --mcu "mcu=$1" --mcu "mcu toolhead=$1"
+		--unit-state "$sandbox/state/klipper" --ready-file "$sandbox/klippy.ready" \
+		--mcu "mcu=$1" --mcu "mcu toolhead=$1" --mcu "mcu ebb=$1"
 	klippy_pid=$!
 }
 start_klippy v0.11.0-271-g5f0d252
@@ -110,31 +122,34 @@ ls -l "$dev/serial/by-id" "$dev/ttyAMA0" | sed 's/^/    /'
 step "kflash scan: what is plugged in"
 "$kflash" scan
 
-step "kflash add: register both boards"
+step "kflash add: register the three boards"
 "$kflash" add octopus --serial "$dev/serial/by-id/usb-Klipper_stm32f446xx_1A2B3C4D5E6F708192A3B4C5-if00" \
 	--klipper-mcu mcu
 "$kflash" add toolhead --serial "$dev/ttyAMA0" --mcu stm32f446xx --baud 250000 \
 	--klipper-mcu "mcu toolhead"
+"$kflash" add ebb --can-interface can0 --can-uuid 61755fe321ac --mcu stm32f446xx \
+	--klipper-mcu "mcu ebb"
 
 step "kflash config: each board gets its own Klipper config"
 "$kflash" config octopus --from "$configs/stm32f446_usb.config"
 sed -e 's/^CONFIG_USBSERIAL=y$/# CONFIG_USBSERIAL is not set\nCONFIG_SERIAL=y\nCONFIG_SERIAL_BAUD=250000/' \
 	"$configs/stm32f446_usb.config" >"$sandbox/uart.config"
 "$kflash" config toolhead --from "$sandbox/uart.config"
+"$kflash" config ebb --from "$configs/stm32f446_can_katapult.config"
 
-step "kflash list: both connected, in Klipper mode and on the UART"
+step "kflash list: connected in Klipper mode, on the UART, and a CAN node"
 "$kflash" list
 
-step "kflash status: after a Klipper update, both boards run old firmware"
+step "kflash status: after a Klipper update, every board runs old firmware"
 "$kflash" status || echo "(exit status $?: something needs a reflash)"
 
-step "kflash flash --all: build both, stop Klipper once, flash both, start it, confirm"
+step "kflash flash --all: build all three, stop Klipper once, flash them, start it, confirm"
 "$kflash" flash --all
 
 step "what the fake systemctl and the fake Klipper build saw"
 sed 's/^/    /' "$sandbox/calls.log"
 
-step "kflash flash --all again: nothing changed, so nothing is rebuilt"
+step "kflash flash --all again: nothing changed, so nothing is rebuilt, and Klipper is not stopped"
 "$kflash" flash --all
 
 step "kflash status: everything current now"

@@ -19,7 +19,10 @@ for want in '[Discovery] octopus:' '[Config] toolhead:' '[Build] octopus: built'
 	'[Service] stopping klipper' '[Flash] octopus: writing 100%' \
 	'[Flash] toolhead: verifying 100%' '[Service] Klipper is ready' \
 	'octopus          flashed   katapult  built' 'Klipper: stopped, started again' \
-	'Every board is up to date.' 'up-to-date'; do
+	'[Flash] ebb: asking node 61755fe321ac on can0 to enter Katapult' \
+	'ebb              flashed   katapult  built' \
+	'octopus          current   -         up-to-date' 'Klipper: not stopped, left as it was' \
+	'Every board is up to date.'; do
 	if ! grep -qF -- "$want" "$out"; then
 		echo "the demo's output lacks: $want" >&2
 		status=1
