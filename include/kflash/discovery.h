@@ -26,7 +26,11 @@ extern "C" {
  * bootloaders, the USB-to-CAN bridge). With any other device dir, only
  * what is under that directory is used: `serial/by-id`, `serial/by-path`,
  * `serial0`-style links and `tty*` nodes, and usbfs descriptor files under
- * `bus/usb` (like libinput's path context, for tests and unusual hosts).
+ * `bus/usb` (like libinput's path context, for tests and unusual hosts);
+ * the sys dir's `bus/usb/devices` (kflash_context_set_sys_dir()) adds
+ * what a descriptor file lacks, where it describes that node (the same
+ * busnum, devnum and ids): serial number, strings, port, and the network
+ * interface of a USB-to-CAN bridge.
  * @{
  */
 
@@ -100,7 +104,9 @@ kflash_discovery_get_device(const struct kflash_discovery *discovery, size_t ind
  * matches the device with that serial number (case-insensitively) in any
  * mode; a board without one matches by its serial path, which must
  * resolve to a character device (several links to one node are one
- * device).
+ * device). A CAN board registered by its UUID alone matches the
+ * USB-to-CAN bridge (or that bridge in Katapult) whose serial number gives
+ * the UUID: it is the bridge.
  *
  * @param discovery The devices found.
  * @param board The board.
@@ -108,7 +114,8 @@ kflash_discovery_get_device(const struct kflash_discovery *discovery, size_t ind
  * @return 0; KFLASH_ERR_NOT_FOUND when the board is absent (the message
  * says what was looked for, and where); KFLASH_ERR_AMBIGUOUS when two
  * devices claim the board (the message names both); KFLASH_ERR_NOT_SUPPORTED
- * for a CAN node, which is found on its bus (kflash_can_bus_query());
+ * for a CAN node that is no bridge, which is found on its bus
+ * (kflash_can_bus_query());
  * KFLASH_ERR_INVALID when the board has neither a serial number nor a path.
  */
 int
@@ -214,6 +221,17 @@ kflash_device_get_manufacturer(const struct kflash_device *device);
 /** @return The network interface of a USB-to-CAN bridge (for example can0), or NULL. */
 const char *
 kflash_device_get_net_interface(const struct kflash_device *device);
+
+/**
+ * The CAN UUID of a USB-to-CAN bridge: the bridge is also a node on its
+ * own bus, and its UUID follows from its serial number (the chip id, see
+ * kflash_can_uuid_from_serial()).
+ * @param device A device.
+ * @return 12 lower-case hex digits, owned by @p device; NULL for a device
+ * that is not a bridge, or a bridge whose serial number is no chip id.
+ */
+const char *
+kflash_device_get_can_uuid(const struct kflash_device *device);
 
 /** @} */
 

@@ -50,6 +50,33 @@ kf_usb_id_is_ttyless(unsigned int vid, unsigned int pid)
 	return false;
 }
 
+char *
+kf_clean_attr(const char *value)
+{
+	char *copy;
+
+	if (!value || !*value)
+		return NULL;
+	copy = strndup(value, 256);
+	for (char *c = copy; c && *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
+	return copy;
+}
+
+unsigned long
+kf_attr_number(const char *value, int base, unsigned long max)
+{
+	char *end;
+	unsigned long n;
+
+	if (!value)
+		return 0;
+	errno = 0;
+	n = strtoul(value, &end, base);
+	return errno || end == value || (*end && strcmp(end, "\n") != 0) || n > max ? 0 : n;
+}
+
 struct kflash_device *
 kf_device_new(void)
 {
@@ -124,6 +151,11 @@ kf_device_classify(struct kflash_device *dev, bool has_tty)
 		dev->mcu = strdup(dev->product);
 	if (!dev->serial && parsed && id.serial)
 		dev->serial = strdup(id.serial);
+	/* A bridge is a CAN node of its own bus: its UUID follows from its chip id. */
+	dev->can_uuid[0] = '\0';
+	if (dev->mode == KFLASH_MODE_CAN_BRIDGE && dev->serial &&
+	    kflash_can_uuid_from_serial(dev->serial, dev->can_uuid) < 0)
+		dev->can_uuid[0] = '\0';
 	kf_byid_clear(&id);
 }
 
@@ -203,6 +235,12 @@ KFLASH_EXPORT const char *
 kflash_device_get_serial_number(const struct kflash_device *device)
 {
 	return device ? device->serial : NULL;
+}
+
+KFLASH_EXPORT const char *
+kflash_device_get_can_uuid(const struct kflash_device *device)
+{
+	return device && device->can_uuid[0] ? device->can_uuid : NULL;
 }
 
 KFLASH_EXPORT unsigned int

@@ -204,6 +204,30 @@ find_by_path(struct kflash_discovery *d,
 	return 0;
 }
 
+/*
+ * The USB-to-CAN bridge that is the CAN node @uuid: registered by its UUID
+ * alone (as printer.cfg names it), it is still the USB device whose serial
+ * number gives that UUID, as a bridge or in Katapult. A new reference, or
+ * NULL.
+ */
+static struct kflash_device *
+find_bridge(struct kflash_discovery *d, const char *uuid)
+{
+	for (size_t i = 0; uuid && i < d->count; i++) {
+		struct kflash_device *dev = d->devices[i];
+		char derived[13];
+
+		if (dev->mode == KFLASH_MODE_CAN_BRIDGE && dev->can_uuid[0] &&
+		    strcasecmp(dev->can_uuid, uuid) == 0)
+			return kflash_device_ref(dev);
+		if (dev->mode == KFLASH_MODE_KATAPULT && dev->serial &&
+		    kflash_can_uuid_from_serial(dev->serial, derived) == 0 &&
+		    strcasecmp(derived, uuid) == 0)
+			return kflash_device_ref(dev);
+	}
+	return NULL;
+}
+
 KFLASH_EXPORT int
 kflash_discovery_find_board(struct kflash_discovery *discovery,
 			    const struct kflash_board *board,
@@ -221,6 +245,9 @@ kflash_discovery_find_board(struct kflash_discovery *discovery,
 		return find_by_serial(discovery, name, serial, ret);
 	if (path)
 		return find_by_path(discovery, name, path, ret);
+	if (kflash_board_get_link(board) == KFLASH_LINK_CAN &&
+	    (*ret = find_bridge(discovery, kflash_board_get_can_uuid(board))))
+		return 0;
 	if (kflash_board_get_link(board) == KFLASH_LINK_CAN)
 		return kf_error(discovery->ctx, KFLASH_ERR_NOT_SUPPORTED,
 				"board %s is a CAN node: it is found on its bus, not among the "

@@ -3,13 +3,16 @@
  * The path backend: devices from one device dir, without udev. Links under
  * serial/by-id and serial/by-path, serial0-style links and tty nodes at
  * its top, grouped by the node they resolve to; and usbfs descriptor files
- * under bus/usb for the USB devices that have no tty.
+ * under bus/usb for the USB devices that have no tty, described further by
+ * the sys dir's bus/usb/devices where it has them (serial number, strings,
+ * port, and a bridge's network interface).
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -189,6 +192,133 @@ add_usb_bus(struct kf_device_list *list, const char *dir, const char *name)
 	return path ? each_entry(path, add_usbfs_node, list) : -ENOMEM;
 }
 
+/* A sysfs attribute of @dir: its first line, cleaned; NULL when absent or empty. */
+static char *
+read_attr(const char *dir, const char *name)
+{
+	_cleanup_free_ char *path = join(dir, name);
+	_cleanup_close_ int fd = -1;
+	char buf[257];
+	ssize_t n;
+
+	if (!path)
+		return NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0 || (n = read(fd, buf, sizeof(buf) - 1)) <= 0)
+		return NULL;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	return kf_clean_attr(buf);
+}
+
+/* A number attribute of @dir in @base up to @max, or 0 when absent or not one. */
+static unsigned long
+number_attr(const char *dir, const char *name, int base, unsigned long max)
+{
+	_cleanup_free_ char *v = read_attr(dir, name);
+
+	return kf_attr_number(v, base, max);
+}
+
+/* The first network interface of USB device @name in its dir @usbdir ("1-1.4:1.0/net/can0"). */
+static char *
+usb_net_interface(const char *usbdir, const char *name)
+{
+	DIR *dir = opendir(usbdir);
+	struct dirent *e;
+	char *found = NULL;
+	size_t len = strlen(name);
+
+	while (dir && !found && (e = readdir(dir))) {
+		_cleanup_free_ char *net = NULL;
+		DIR *nd;
+		struct dirent *ne;
+
+		if (strncmp(e->d_name, name, len) != 0 || e->d_name[len] != ':')
+			continue;
+		net = kf_strdup_printf("%s/%s/net", usbdir, e->d_name);
+		nd = net ? opendir(net) : NULL;
+		while (nd && !found && (ne = readdir(nd)))
+			if (ne->d_name[0] != '.')
+				found = kf_clean_attr(ne->d_name);
+		if (nd)
+			closedir(nd);
+	}
+	if (dir)
+		closedir(dir);
+	return found;
+}
+
+/*
+ * What sysfs says of the USB device @name ("1-1.4") of @devices: matched
+ * to the usbfs node it names (busnum, devnum) when that node is one of the
+ * list's and has the same ids.
+ */
+static int
+describe_usb(struct kf_device_list *list,
+	     const char *dev_dir,
+	     const char *devices,
+	     const char *name)
+{
+	_cleanup_free_ char *dir = join(devices, name);
+	_cleanup_free_ char *node = NULL;
+	const char *dash = strchr(name, '-');
+	struct kflash_device *dev = NULL;
+	unsigned long bus, devnum;
+
+	if (!dir)
+		return -ENOMEM;
+	/* Devices only: "usb1" is a root hub, "1-1.4:1.0" an interface. */
+	if (!dash || strchr(name, ':') || strspn(dash + 1, "0123456789.") != strlen(dash + 1))
+		return 0;
+	bus = number_attr(dir, "busnum", 10, 999);
+	devnum = number_attr(dir, "devnum", 10, 999);
+	if (!bus || !devnum)
+		return 0;
+	node = kf_strdup_printf("%s/bus/usb/%03lu/%03lu", dev_dir, bus, devnum);
+	if (!node)
+		return -ENOMEM;
+	for (size_t i = 0; !dev && i < list->count; i++)
+		if (kf_streq(list->items[i]->devnode, node))
+			dev = list->items[i];
+	if (!dev || dev->vid != number_attr(dir, "idVendor", 16, 0xffff) ||
+	    dev->pid != number_attr(dir, "idProduct", 16, 0xffff))
+		return 0;
+	if (!dev->serial)
+		dev->serial = read_attr(dir, "serial");
+	if (!dev->manufacturer)
+		dev->manufacturer = read_attr(dir, "manufacturer");
+	if (!dev->product)
+		dev->product = read_attr(dir, "product");
+	if (!dev->usb_port && dash[1] && strlen(dash + 1) <= 32)
+		dev->usb_port = strdup(dash + 1);
+	if (!dev->net_interface)
+		dev->net_interface = usb_net_interface(dir, name);
+	return 0;
+}
+
+static int
+describe_from_sysfs(struct kflash_context *ctx, struct kf_device_list *list)
+{
+	_cleanup_free_ char *devices = join(kflash_context_get_sys_dir(ctx), "bus/usb/devices");
+	struct dirent **names;
+	int n, r = 0;
+
+	if (!devices)
+		return -ENOMEM;
+	n = scandir(devices, &names, not_hidden, compare_names);
+	if (n < 0)
+		return 0; /* no sysfs to ask: the descriptors are all there is */
+	for (int i = 0; i < n; i++) {
+		if (r == 0)
+			r = describe_usb(list, kflash_context_get_dev_dir(ctx), devices,
+					 names[i]->d_name);
+		free(names[i]);
+	}
+	free(names);
+	return r;
+}
+
 int
 kf_discovery_scan_path(struct kflash_context *ctx, struct kf_device_list *list)
 {
@@ -207,6 +337,8 @@ kf_discovery_scan_path(struct kflash_context *ctx, struct kf_device_list *list)
 		r = each_entry(dev_dir, add_top_tty, list);
 	if (r == 0)
 		r = each_entry(usb, add_usb_bus, list);
+	if (r == 0)
+		r = describe_from_sysfs(ctx, list);
 	if (r < 0)
 		return kf_error_sys(ctx, -r, "cannot read the devices under %s", dev_dir);
 	for (size_t i = 0; i < list->count; i++)

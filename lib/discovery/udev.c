@@ -10,35 +10,10 @@
 
 #include "discovery-private.h"
 
-#define ATTR_MAX 256
-
-/* A sysfs attribute or property, at most ATTR_MAX bytes, control bytes as '?'. */
-static char *
-clean_copy(const char *value)
-{
-	char *copy;
-
-	if (!value || !*value)
-		return NULL;
-	copy = strndup(value, ATTR_MAX);
-	for (char *c = copy; c && *c; c++)
-		if ((unsigned char)*c < 0x20 || *c == 0x7f)
-			*c = '?';
-	return copy;
-}
-
 static unsigned int
 hex_attr(struct udev_device *usb, const char *name)
 {
-	const char *v = udev_device_get_sysattr_value(usb, name);
-	char *end;
-	unsigned long n;
-
-	if (!v)
-		return 0;
-	errno = 0;
-	n = strtoul(v, &end, 16);
-	return errno || end == v || (*end && *end != '\n') || n > 0xffff ? 0 : (unsigned int)n;
+	return (unsigned int)kf_attr_number(udev_device_get_sysattr_value(usb, name), 16, 0xffff);
 }
 
 /* "1-1.2" -> "1.2": the port path after the bus number. */
@@ -59,9 +34,9 @@ fill_usb(struct kflash_device *dev, struct udev_device *usb)
 {
 	dev->vid = hex_attr(usb, "idVendor");
 	dev->pid = hex_attr(usb, "idProduct");
-	dev->manufacturer = clean_copy(udev_device_get_sysattr_value(usb, "manufacturer"));
-	dev->product = clean_copy(udev_device_get_sysattr_value(usb, "product"));
-	dev->serial = clean_copy(udev_device_get_sysattr_value(usb, "serial"));
+	dev->manufacturer = kf_clean_attr(udev_device_get_sysattr_value(usb, "manufacturer"));
+	dev->product = kf_clean_attr(udev_device_get_sysattr_value(usb, "product"));
+	dev->serial = kf_clean_attr(udev_device_get_sysattr_value(usb, "serial"));
 	dev->usb_port = usb_port(usb);
 }
 
@@ -208,7 +183,7 @@ visit_net(struct kf_device_list *list, struct udev_device *net)
 
 		if (dev->mode == KFLASH_MODE_CAN_BRIDGE && !dev->net_interface &&
 		    strcmp(dev->devnode, node) == 0) {
-			dev->net_interface = clean_copy(udev_device_get_sysname(net));
+			dev->net_interface = kf_clean_attr(udev_device_get_sysname(net));
 			break;
 		}
 	}

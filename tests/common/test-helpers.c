@@ -149,6 +149,8 @@ kf_test_context(const char *dir)
 	ck_assert_int_eq(kflash_context_set_cache_dir(ctx, path), 0);
 	snprintf(path, sizeof(path), "%s/dev", dir);
 	ck_assert_int_eq(kflash_context_set_dev_dir(ctx, path), 0);
+	snprintf(path, sizeof(path), "%s/sys", dir);
+	ck_assert_int_eq(kflash_context_set_sys_dir(ctx, path), 0);
 	snprintf(path, sizeof(path), "%s/klipper", dir);
 	ck_assert_int_eq(kflash_context_set_klipper_dir(ctx, path), 0);
 	snprintf(path, sizeof(path), "%s/klippy.sock", dir);

@@ -124,6 +124,7 @@ START_TEST(udev_rom_bootloaders_and_bridge)
 		case KFLASH_MODE_DFU:
 			ck_assert_str_eq(kflash_device_get_devnode(x), "/dev/bus/usb/001/004");
 			ck_assert_str_eq(kflash_device_get_serial_number(x), "206A37A1414D");
+			ck_assert_ptr_null(kflash_device_get_can_uuid(x));
 			break;
 		case KFLASH_MODE_RP2_BOOT:
 			ck_assert_str_eq(kflash_device_get_mcu(x), "rp2040");
@@ -131,6 +132,8 @@ START_TEST(udev_rom_bootloaders_and_bridge)
 		case KFLASH_MODE_CAN_BRIDGE:
 			ck_assert_str_eq(kflash_device_get_net_interface(x), "can0");
 			ck_assert_str_eq(kflash_device_get_mcu(x), "stm32g0b1xx");
+			/* fasthash64 of 0E3A8B7C6D5F4E3D2C1B0A99, as the CAN tests check it */
+			ck_assert_str_eq(kflash_device_get_can_uuid(x), "d8783ac6a84f");
 			break;
 		default:
 			ck_abort_msg("unexpected %s", kflash_device_get_path(x));

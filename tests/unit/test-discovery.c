@@ -231,6 +231,118 @@ START_TEST(discovery_path_backend_finds_every_kind)
 }
 END_TEST
 
+#define BRIDGE_SERIAL "140028000951313339373836"
+#define BRIDGE_UUID "c1980e2023a1" /* fasthash64 of the chip id, from the reference */
+
+/* A USB device in sysfs under the sys dir, as a host without udev sees it. */
+static void
+sysfs_usb(const char *name,
+	  const char *vid,
+	  const char *pid,
+	  const char *serial,
+	  unsigned int devnum,
+	  const char *net)
+{
+	char cmd[13000];
+
+	snprintf(cmd, sizeof(cmd),
+		 "d='%s/sys/bus/usb/devices/%s' && mkdir -p \"$d\" && cd \"$d\" && "
+		 "echo %s > idVendor && echo %s > idProduct && echo Klipper > manufacturer && "
+		 "echo stm32h723xx > product && echo %s > serial && echo 1 > busnum && "
+		 "echo %u > devnum",
+		 dir, name, vid, pid, serial, devnum);
+	ck_assert_int_eq(system(cmd), 0);
+	if (net) {
+		snprintf(cmd, sizeof(cmd), "mkdir -p '%s/sys/bus/usb/devices/%s/%s:1.0/net/%s'",
+			 dir, name, name, net);
+		ck_assert_int_eq(system(cmd), 0);
+	}
+}
+
+START_TEST(discovery_path_backend_reads_sysfs_for_a_bridge)
+{
+	struct kflash_discovery *d;
+	const struct kflash_device *bridge = NULL, *dfu = NULL;
+	char cmd[9000];
+
+	setup();
+	usbfs("006", 0x1d50, 0x606f);
+	usbfs("007", 0x0483, 0xdf11);
+	sysfs_usb("1-1.4", "1d50", "606f", BRIDGE_SERIAL, 6, "can0");
+	/* A sysfs device naming node 007 with other ids describes nothing. */
+	sysfs_usb("1-1.5", "1d50", "614e", "4E0031000B50415833323520", 7, NULL);
+	/* What is no device: a root hub, an interface, one without numbers. */
+	snprintf(cmd, sizeof(cmd),
+		 "cd '%s/sys/bus/usb/devices' && mkdir usb1 1-1.4:1.1 1-1.6 && "
+		 "echo 1 > usb1/busnum && echo 6 > usb1/devnum && echo 1d50 > 1-1.6/idVendor",
+		 dir);
+	ck_assert_int_eq(system(cmd), 0);
+
+	d = scan(2);
+	for (size_t i = 0; i < 2; i++) {
+		const struct kflash_device *x = kflash_discovery_get_device(d, i);
+
+		if (kflash_device_get_mode(x) == KFLASH_MODE_CAN_BRIDGE)
+			bridge = x;
+		else
+			dfu = x;
+	}
+	ck_assert_ptr_nonnull(bridge);
+	ck_assert_str_eq(kflash_device_get_serial_number(bridge), BRIDGE_SERIAL);
+	ck_assert_str_eq(kflash_device_get_manufacturer(bridge), "Klipper");
+	ck_assert_str_eq(kflash_device_get_mcu(bridge), "stm32h723xx");
+	ck_assert_str_eq(kflash_device_get_usb_port(bridge), "1.4");
+	ck_assert_str_eq(kflash_device_get_net_interface(bridge), "can0");
+	ck_assert_str_eq(kflash_device_get_can_uuid(bridge), BRIDGE_UUID);
+	ck_assert_int_eq(kflash_device_get_mode(dfu), KFLASH_MODE_DFU);
+	ck_assert_ptr_null(kflash_device_get_serial_number(dfu));
+	ck_assert_ptr_null(kflash_device_get_can_uuid(dfu));
+	ck_assert_ptr_null(kflash_device_get_usb_port(dfu));
+	kflash_discovery_unref(d);
+	teardown();
+}
+END_TEST
+
+/* Registered by its UUID alone (as printer.cfg names it), a bridge is still found. */
+START_TEST(discovery_finds_a_bridge_by_its_can_uuid)
+{
+	struct kflash_discovery *d;
+	struct kflash_device *found = NULL;
+	struct kflash_board *b, *node;
+
+	setup();
+	usbfs("006", 0x1d50, 0x606f);
+	sysfs_usb("1-1.4", "1d50", "606f", BRIDGE_SERIAL, 6, "can0");
+	ck_assert_int_eq(kflash_board_new(ctx, "mainboard", &b), 0);
+	ck_assert_int_eq(kflash_board_set_can_uuid(b, "C1980E2023A1"), 0);
+	ck_assert_int_eq(kflash_board_get_link(b), KFLASH_LINK_CAN);
+	ck_assert_int_eq(kflash_board_new(ctx, "ebb", &node), 0);
+	ck_assert_int_eq(kflash_board_set_can_uuid(node, "aabbccddeeff"), 0);
+
+	d = scan(1);
+	ck_assert_int_eq(kflash_discovery_find_board(d, b, &found), 0);
+	ck_assert_int_eq(kflash_device_get_mode(found), KFLASH_MODE_CAN_BRIDGE);
+	found = kflash_device_unref(found);
+	/* A CAN node that is no bridge is found on its bus, not here. */
+	ck_assert_int_eq(kflash_discovery_find_board(d, node, &found), KFLASH_ERR_NOT_SUPPORTED);
+	ck_assert_ptr_null(found);
+	kflash_discovery_unref(d);
+
+	/* The same board in Katapult: a tty whose serial number gives the UUID. */
+	ck_assert_int_eq(unlink(in_dev("bus/usb/001/006")), 0);
+	link_to("serial/by-id/usb-katapult_stm32h723xx_" BRIDGE_SERIAL "-if00", "/dev/null");
+	d = scan(1);
+	ck_assert_int_eq(kflash_discovery_find_board(d, b, &found), 0);
+	ck_assert_int_eq(kflash_device_get_mode(found), KFLASH_MODE_KATAPULT);
+	ck_assert_ptr_null(kflash_device_get_can_uuid(found));
+	kflash_device_unref(found);
+	kflash_discovery_unref(d);
+	kflash_board_unref(node);
+	kflash_board_unref(b);
+	teardown();
+}
+END_TEST
+
 START_TEST(discovery_matches_a_board_in_any_mode)
 {
 	struct kflash_discovery *d;
@@ -378,6 +490,8 @@ KF_TEST_SUITE(discovery)
 	kf_test_add(discovery_usb_port_from_by_path);
 	kf_test_add(discovery_empty_or_missing_dev_dir);
 	kf_test_add(discovery_path_backend_finds_every_kind);
+	kf_test_add(discovery_path_backend_reads_sysfs_for_a_bridge);
+	kf_test_add(discovery_finds_a_bridge_by_its_can_uuid);
 	kf_test_add(discovery_matches_a_board_in_any_mode);
 	kf_test_add(discovery_missing_board_says_what_was_looked_for);
 	kf_test_add(discovery_two_devices_for_one_board_is_ambiguous);
