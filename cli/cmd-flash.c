@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * kflash flash [NAME...] [--all] [--dry-run] [--force] [--no-build]
- *              [--fail-fast] [--clean] [--firmware FILE]
+ *              [--fail-fast] [--keep-going] [--clean] [--firmware FILE]
  *
  * The update: build, stop Klipper once, flash, start it, confirm.
  */
@@ -21,6 +21,7 @@ enum {
 	OPT_WAIT_READY,
 	OPT_METHOD,
 	OPT_REFLASH,
+	OPT_KEEP_GOING,
 };
 
 /* No names on a terminal: a numbered choice; returns the names chosen. */
@@ -99,6 +100,46 @@ or_dash(const char *name)
 	return name && strcmp(name, "none") != 0 ? name : "-";
 }
 
+/* How a board of the job is reached, for the plan: "CAN node on can0", ... */
+static void
+print_link(struct kflash_update *u, size_t i)
+{
+	const char *iface = kflash_update_get_board_can_interface(u, i);
+
+	switch (kflash_update_get_board_link(u, i)) {
+	case KFLASH_LINK_CAN:
+		printf("CAN node on %s", iface ? iface : "can0");
+		break;
+	case KFLASH_LINK_CAN_BRIDGE:
+		printf("USB-to-CAN bridge of %s, last: it takes that bus down",
+		       iface ? iface : "can0");
+		break;
+	case KFLASH_LINK_HOST:
+		printf("host MCU");
+		break;
+	default:
+		printf("serial");
+		break;
+	}
+}
+
+/* The order a run would flash the planned boards in. */
+static void
+print_order(struct kflash_update *u)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < kflash_update_get_board_count(u); i++) {
+		if (kflash_update_get_board_result(u, i) != KFLASH_RESULT_PLANNED)
+			continue;
+		if (n++ == 0)
+			printf("\nFlash order, inside one stop of Klipper:\n");
+		printf("  %zu. %-16s ", n, kflash_update_get_board_name(u, i));
+		print_link(u, i);
+		printf("\n");
+	}
+}
+
 static void
 print_summary(struct cli *cli, struct kflash_update *u, bool dry)
 {
@@ -125,6 +166,7 @@ print_summary(struct cli *cli, struct kflash_update *u, bool dry)
 		free(hint);
 	}
 	if (dry) {
+		print_order(u);
 		printf("\nDry run: nothing was built, stopped or flashed.\n");
 		return;
 	}
@@ -173,6 +215,11 @@ board_json(struct kflash_update *u, size_t i)
 		name_or_null(kflash_firmware_source_name(kflash_update_get_board_source(u, i))));
 	json_object_object_add(o, "came_back",
 			       json_object_new_boolean(kflash_update_get_board_came_back(u, i)));
+	json_object_object_add(
+		o, "link",
+		json_object_new_string(kflash_link_name(kflash_update_get_board_link(u, i))));
+	json_object_object_add(o, "can_interface",
+			       cli_json_string(kflash_update_get_board_can_interface(u, i)));
 	json_object_object_add(o, "error",
 			       error ? json_object_new_string(kflash_error_name(error)) : NULL);
 	json_object_object_add(o, "message",
@@ -237,6 +284,7 @@ cmd_flash(struct cli *cli, int argc, char **argv)
 		{ "wait-ready", required_argument, NULL, OPT_WAIT_READY },
 		{ "method", required_argument, NULL, OPT_METHOD },
 		{ "reflash", no_argument, NULL, OPT_REFLASH },
+		{ "keep-going", no_argument, NULL, OPT_KEEP_GOING },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct kflash_update *u;
@@ -267,6 +315,9 @@ cmd_flash(struct cli *cli, int argc, char **argv)
 			break;
 		case OPT_REFLASH:
 			flags |= KFLASH_UPDATE_REFLASH;
+			break;
+		case OPT_KEEP_GOING:
+			flags |= KFLASH_UPDATE_KEEP_GOING;
 			break;
 		case OPT_FIRMWARE:
 			firmware = optarg;

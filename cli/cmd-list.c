@@ -47,9 +47,17 @@ print_table(struct cli *cli, const struct kflash_registry *reg, struct kflash_di
 		} else {
 			snprintf(connection, sizeof(connection), "unknown");
 		}
-		/* A CAN node's place is its UUID on its interface. */
-		if (kflash_board_get_link(b) == KFLASH_LINK_CAN) {
-			snprintf(connection, sizeof(connection), "CAN node");
+		/*
+		 * A CAN node's place is its UUID on its interface; a bridge's too,
+		 * and it is seen connected as a USB device (also when registered by
+		 * its UUID alone).
+		 */
+		if (kflash_board_get_link(b) == KFLASH_LINK_CAN ||
+		    kflash_board_get_link(b) == KFLASH_LINK_CAN_BRIDGE) {
+			if (!conn ||
+			    strcmp(json_object_get_string(json_object_object_get(conn, "state")),
+				   "unknown") == 0)
+				snprintf(connection, sizeof(connection), "CAN node");
 			snprintf(can_path, sizeof(can_path), "%s %s",
 				 kflash_board_get_can_interface(b) ?: "can0",
 				 kflash_board_get_can_uuid(b));

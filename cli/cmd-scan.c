@@ -20,11 +20,32 @@ ttyless_note(enum kflash_device_mode mode)
 		return "a board in its ROM bootloader, without a serial port: flash Klipper or "
 		       "Katapult onto it once (make flash), then it shows up here to be added";
 	case KFLASH_MODE_CAN_BRIDGE:
-		return "a Klipper USB-to-CAN bridge: boards behind it are on CAN, which this "
-		       "version of kflash cannot flash";
+		return "a mainboard running Klipper as a USB-to-CAN bridge: the CAN nodes behind "
+		       "it are listed by a query of its interface; flash --all does them first "
+		       "and the bridge last";
 	default:
 		return NULL;
 	}
+}
+
+/* A bridge is added by its interface, its UUID and its serial number (for Katapult on USB). */
+static char *
+bridge_add(struct kflash_registry *reg, const struct kflash_device *dev)
+{
+	const char *mcu = kflash_device_get_mcu(dev);
+	const char *iface = kflash_device_get_net_interface(dev);
+	const char *uuid = kflash_device_get_can_uuid(dev);
+	const char *name = kflash_registry_suggest_name(reg, "mainboard");
+	char *line = NULL;
+
+	if (!name || !uuid || !iface)
+		return NULL;
+	if (asprintf(&line,
+		     "kflash add %s --can-interface %s --can-uuid %s --usb-serial %s --mcu %s",
+		     name, iface, uuid, kflash_device_get_serial_number(dev),
+		     mcu ? mcu : "MCU") < 0)
+		return NULL;
+	return line;
 }
 
 static char *
@@ -34,6 +55,8 @@ suggested_add(struct kflash_registry *reg, const struct kflash_device *dev)
 	const char *name;
 	char *line = NULL;
 
+	if (kflash_device_get_mode(dev) == KFLASH_MODE_CAN_BRIDGE)
+		return bridge_add(reg, dev);
 	if (ttyless_note(kflash_device_get_mode(dev)))
 		return NULL;
 	name = kflash_registry_suggest_name(reg, mcu);
@@ -82,10 +105,17 @@ device_json(const struct kflash_device *dev, const char *add)
 	json_object_object_add(o, "product", cli_json_string(kflash_device_get_product(dev)));
 	json_object_object_add(o, "net_interface",
 			       cli_json_string(kflash_device_get_net_interface(dev)));
-	/* The fields a CAN node has (see scan-can.c); a bridge's come with its interface. */
-	json_object_object_add(o, "can_interface", NULL);
-	json_object_object_add(o, "can_uuid", NULL);
-	json_object_object_add(o, "application", NULL);
+	/* The fields a CAN node has (see scan-can.c): a bridge is one, on its own interface. */
+	json_object_object_add(o, "can_interface",
+			       kflash_device_get_can_uuid(dev)
+				       ? cli_json_string(kflash_device_get_net_interface(dev))
+				       : NULL);
+	json_object_object_add(o, "can_uuid", cli_json_string(kflash_device_get_can_uuid(dev)));
+	json_object_object_add(o, "application",
+			       kflash_device_get_can_uuid(dev) ? json_object_new_string("klipper")
+							       : NULL);
+	/* Devices a board claims are not listed: only a CAN node's can be named. */
+	json_object_object_add(o, "board", NULL);
 	json_object_object_add(o, "suggested_add", cli_json_string(add));
 	json_object_object_add(o, "note", cli_json_string(note));
 	return o;
@@ -117,6 +147,10 @@ print_device(const struct kflash_device *dev, const char *add)
 	}
 	if (kflash_device_get_net_interface(dev)) {
 		printf("%s%s", sep, kflash_device_get_net_interface(dev));
+		sep = ", ";
+	}
+	if (kflash_device_get_can_uuid(dev)) {
+		printf("%sCAN UUID %s", sep, kflash_device_get_can_uuid(dev));
 		sep = ", ";
 	}
 	printf("%s\n", sep[0] == ',' ? ")" : "");

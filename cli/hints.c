@@ -71,6 +71,9 @@ cli_hint_text(const struct cli *cli, int hint, const char *subject)
 	case KFLASH_HINT_CLEAN_BUILD:
 		n = asprintf(&text, "build it from scratch with kflash build %s --clean", name);
 		break;
+	case KFLASH_HINT_KEEP_GOING:
+		n = asprintf(&text, "flash it anyway with kflash flash %s --keep-going", name);
+		break;
 	default:
 		return NULL;
 	}

@@ -17,6 +17,28 @@
 /* Marks the definition of a public function; everything else is hidden. */
 #define KFLASH_EXPORT __attribute__((visibility("default")))
 
+/* ---- waiting for a board's bootloader (lib/katapult/entry.c) ---- */
+
+/*
+ * kflash_katapult_wait(), where a ROM bootloader counts as having come
+ * instead when @before (the devices before the board was asked, or NULL
+ * for the first look) does not have it.
+ */
+int
+kf_katapult_wait_since(struct kflash_context *ctx,
+		       const char *usb_serial,
+		       struct kflash_discovery *before,
+		       uint32_t timeout_ms,
+		       struct kflash_device **ret);
+
+/* A ROM bootloader (DFU, BOOTSEL) in @now that @before does not have, or NULL. */
+const struct kflash_device *
+kf_new_rom_bootloader(const struct kflash_discovery *now, const struct kflash_discovery *before);
+
+/* "the STM32 ROM DFU bootloader" or "the RP2040 BOOTSEL loader", for messages. */
+const char *
+kf_rom_bootloader_name(const struct kflash_device *rom);
+
 /* ---- events ---- */
 
 void

@@ -3,11 +3,11 @@
 #
 # The main job of libkflash, end to end, on a fresh machine, without a
 # printer: it builds everything, then sets up a sandbox with a fake Klipper
-# tree, three simulated boards (an Octopus on USB running Klipper, an STM32
-# on a Pi UART, and a CAN toolhead on a simulated CAN bus), a fake
-# systemctl and sudo, and a stand-in for Klipper's API socket. It registers
-# the boards and runs the real `kflash flash --all` against them, then
-# `kflash status`.
+# tree, four simulated boards (a mainboard that is the host's CAN interface
+# as a USB-to-CAN bridge, a CAN toolhead behind it, an Octopus on USB
+# running Klipper, and an STM32 on a Pi UART), a fake systemctl and sudo,
+# and a stand-in for Klipper's API socket. It registers the boards and runs
+# the real `kflash flash --all` against them, then `kflash status`.
 #
 #   ./scripts/demo.sh
 #
@@ -74,9 +74,10 @@ start() {
 
 dev="$sandbox/dev"
 can="$sandbox/can"
-mkdir -p "$dev" "$sandbox/state" "$can"
+sys="$sandbox/sys"
+mkdir -p "$dev" "$sandbox/state" "$can" "$sys"
 export KFLASH_CONFIG_DIR="$sandbox/config" KFLASH_CACHE_DIR="$sandbox/cache"
-export KFLASH_DEV_DIR="$dev" KFLASH_KLIPPER_DIR="$sandbox/klipper"
+export KFLASH_DEV_DIR="$dev" KFLASH_SYS_DIR="$sys" KFLASH_KLIPPER_DIR="$sandbox/klipper"
 export KFLASH_KLIPPY_SOCKET="$sandbox/klippy.sock"
 # CAN interfaces are UNIX sockets here (this host may have no CAN at all).
 export KFLASH_CAN_SOCKET_DIR="$can"
@@ -85,7 +86,7 @@ export PATH="$top/tests/fakes/bin:$PATH"
 export KF_FAKE_LOG="$sandbox/calls.log" KF_FAKE_STATE="$sandbox/state"
 export KF_FAKE_KLIPPER_LOG="$sandbox/calls.log"
 
-step "a sandbox in $sandbox: a Klipper tree, three boards, Klipper's API socket"
+step "a sandbox in $sandbox: a Klipper tree, four boards, Klipper's API socket"
 cp -r "$top/tests/fake-klipper" "$sandbox/klipper"
 (
 	cd "$sandbox/klipper"
@@ -101,9 +102,13 @@ start "$sandbox/octopus.ready" "$sim" --dev-dir "$dev" --mode usb --mcu stm32f44
 # ... a toolboard on the Pi's UART at 250000 baud, as slow as a real one ...
 start "$sandbox/uart.ready" "$sim" --dev-dir "$dev" --mode uart --uart-link ttyAMA0 \
 	--mcu stm32f446xx --baud 250000 --rate 25000 --ready-file "$sandbox/uart.ready"
-# ... and a CAN toolhead with Katapult, running Klipper, on the bus can0.
-start "$sandbox/bus.ready" "$sim" --dev-dir "$dev" --mode bus --can-dir "$can" \
-	--can-interface can0 --ready-file "$sandbox/bus.ready"
+# ... a mainboard (STM32H723, Katapult at 128 KiB) that is the host's CAN
+# interface can0 as a USB-to-CAN bridge: no tty while it runs Klipper ...
+start "$sandbox/bridge.ready" "$sim" --dev-dir "$dev" --sys-dir "$sys" --mode bridge \
+	--can-dir "$can" --can-interface can0 --mcu stm32h723xx --app-start 0x8020000 \
+	--serial 140028000951313339373836 --usb-port 1.4 --rate 200000 \
+	--ready-file "$sandbox/bridge.ready"
+# ... and a CAN toolhead with Katapult, running Klipper, behind it on can0.
 start "$sandbox/ebb.ready" "$sim" --dev-dir "$dev" --mode can --can-dir "$can" \
 	--can-interface can0 --can-uuid 61755fe321ac --mcu stm32f446xx \
 	--ready-file "$sandbox/ebb.ready"
@@ -113,7 +118,8 @@ start_klippy() {
 	rm -f "$sandbox/klippy.ready"
 	start "$sandbox/klippy.ready" "$klippy" --socket "$KFLASH_KLIPPY_SOCKET" \
 		--unit-state "$sandbox/state/klipper" --ready-file "$sandbox/klippy.ready" \
-		--mcu "mcu=$1" --mcu "mcu toolhead=$1" --mcu "mcu ebb=$1"
+		--mcu "mcu=$1" --mcu "mcu toolhead=$1" --mcu "mcu ebb=$1" \
+		--mcu "mcu octopus=$1"
 	klippy_pid=$!
 }
 start_klippy v0.11.0-271-g5f0d252
@@ -122,28 +128,34 @@ ls -l "$dev/serial/by-id" "$dev/ttyAMA0" | sed 's/^/    /'
 step "kflash scan: what is plugged in"
 "$kflash" scan
 
-step "kflash add: register the three boards"
+step "kflash add: register the four boards, as scan suggests"
+"$kflash" add mainboard --can-interface can0 --can-uuid c1980e2023a1 \
+	--usb-serial 140028000951313339373836 --mcu stm32h723xx --klipper-mcu mcu
 "$kflash" add octopus --serial "$dev/serial/by-id/usb-Klipper_stm32f446xx_1A2B3C4D5E6F708192A3B4C5-if00" \
-	--klipper-mcu mcu
+	--klipper-mcu "mcu octopus"
 "$kflash" add toolhead --serial "$dev/ttyAMA0" --mcu stm32f446xx --baud 250000 \
 	--klipper-mcu "mcu toolhead"
 "$kflash" add ebb --can-interface can0 --can-uuid 61755fe321ac --mcu stm32f446xx \
 	--klipper-mcu "mcu ebb"
 
 step "kflash config: each board gets its own Klipper config"
+"$kflash" config mainboard --from "$configs/stm32h723_usbcan.config"
 "$kflash" config octopus --from "$configs/stm32f446_usb.config"
 sed -e 's/^CONFIG_USBSERIAL=y$/# CONFIG_USBSERIAL is not set\nCONFIG_SERIAL=y\nCONFIG_SERIAL_BAUD=250000/' \
 	"$configs/stm32f446_usb.config" >"$sandbox/uart.config"
 "$kflash" config toolhead --from "$sandbox/uart.config"
 "$kflash" config ebb --from "$configs/stm32f446_can_katapult.config"
 
-step "kflash list: connected in Klipper mode, on the UART, and a CAN node"
+step "kflash list: a bridge, a CAN node behind it, a USB board and a UART board"
 "$kflash" list
 
 step "kflash status: after a Klipper update, every board runs old firmware"
 "$kflash" status || echo "(exit status $?: something needs a reflash)"
 
-step "kflash flash --all: build all three, stop Klipper once, flash them, start it, confirm"
+step "kflash flash --all --dry-run: the plan, the bridge last, after the node behind it"
+"$kflash" flash --all --dry-run
+
+step "kflash flash --all: build all four, stop Klipper once, flash them, start it, confirm"
 "$kflash" flash --all
 
 step "what the fake systemctl and the fake Klipper build saw"

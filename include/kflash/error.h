@@ -108,6 +108,9 @@ enum kflash_hint {
 	KFLASH_HINT_BUILD = 11,
 	/** Build the subject board from scratch (KFLASH_BUILD_CLEAN, KFLASH_UPDATE_CLEAN). */
 	KFLASH_HINT_CLEAN_BUILD = 12,
+	/** The subject (a USB-to-CAN bridge) was held back; it can be flashed anyway
+	 * (KFLASH_UPDATE_KEEP_GOING). */
+	KFLASH_HINT_KEEP_GOING = 13,
 };
 
 /**

@@ -33,7 +33,11 @@ extern "C" {
  *    of reach, unless forced;
  * 6. one stop of all the needed units, with a sentinel armed;
  * 7. each board found again and flashed; a failure does not stop the
- *    others, unless KFLASH_UPDATE_FAIL_FAST;
+ *    others, unless KFLASH_UPDATE_FAIL_FAST. A USB-to-CAN bridge goes
+ *    last, after the CAN nodes behind it (it takes their bus down while it
+ *    is flashed), and is held back when one of them failed, unless
+ *    KFLASH_UPDATE_KEEP_GOING; after it, its interface and the nodes
+ *    flashed behind it are waited for;
  * 8. one start, on every path;
  * 9. the confirmation that Klipper is ready, when it ran before;
  * 10. each result recorded in the registry, and each flashed firmware kept
@@ -60,11 +64,21 @@ enum kflash_update_flags {
 	KFLASH_UPDATE_CLEAN = 1 << 4,
 	/** Flash boards that run their current firmware already, too. */
 	KFLASH_UPDATE_REFLASH = 1 << 5,
+	/**
+	 * Flash a USB-to-CAN bridge even when a CAN node behind it failed.
+	 * Without it such a bridge is held back (KFLASH_RESULT_SKIPPED), so
+	 * the bus the failed node needs stays as it is.
+	 */
+	KFLASH_UPDATE_KEEP_GOING = 1 << 6,
 };
 
 /** What happened to one board. */
 enum kflash_board_result {
-	/** Not reached (cancelled, or stopped early by KFLASH_UPDATE_FAIL_FAST). */
+	/**
+	 * Not reached (cancelled, or stopped early by KFLASH_UPDATE_FAIL_FAST),
+	 * or held back: a USB-to-CAN bridge whose CAN node failed (see
+	 * KFLASH_UPDATE_KEEP_GOING; the message says which).
+	 */
 	KFLASH_RESULT_SKIPPED = 0,
 	/** Flashed and verified. */
 	KFLASH_RESULT_FLASHED = 1,
@@ -205,7 +219,8 @@ kflash_update_run(struct kflash_update *update);
 /**
  * @param update The job.
  * @return The number of boards of the job (after a run: every board
- * resolved).
+ * resolved, in the order they are flashed: a USB-to-CAN bridge after the
+ * other boards; a dry run shows that order too).
  */
 size_t
 kflash_update_get_board_count(const struct kflash_update *update);
@@ -301,6 +316,27 @@ kflash_update_get_board_duration_ms(const struct kflash_update *update, size_t i
  */
 int
 kflash_update_get_board_came_back(const struct kflash_update *update, size_t index);
+
+/**
+ * How the board is reached: as the registry says
+ * (kflash_board_get_link()), and, after the run's discovery, also
+ * KFLASH_LINK_CAN_BRIDGE for a board registered by its CAN UUID alone that
+ * is a USB-to-CAN bridge.
+ * @param update The job.
+ * @param index The board's index.
+ * @return A value of enum kflash_link.
+ */
+int
+kflash_update_get_board_link(const struct kflash_update *update, size_t index);
+
+/**
+ * @param update The job.
+ * @param index The board's index.
+ * @return After the discovery, the CAN interface of a CAN node or the own
+ * interface of a USB-to-CAN bridge; else NULL.
+ */
+const char *
+kflash_update_get_board_can_interface(const struct kflash_update *update, size_t index);
 
 /**
  * @param update The job.

@@ -50,6 +50,7 @@ static const char *const hint_names[] = {
 	[KFLASH_HINT_LIST_BOARDS] = "list-boards",
 	[KFLASH_HINT_BUILD] = "build",
 	[KFLASH_HINT_CLEAN_BUILD] = "clean-build",
+	[KFLASH_HINT_KEEP_GOING] = "keep-going",
 };
 
 KFLASH_EXPORT const char *

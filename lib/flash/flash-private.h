@@ -27,6 +27,8 @@ struct kf_flash_job {
 	 * to make flash would help.
 	 */
 	bool connected;
+	/* The board is a USB-to-CAN bridge (job->device is it, in some mode). */
+	bool bridge;
 };
 
 /* katapult.c: the board into Katapult on its serial port, then the transfer. */
@@ -52,6 +54,13 @@ kf_flash_is_can_board(const struct kflash_board *board);
 /* After a CAN flash: does the node answer as Klipper again? */
 bool
 kf_flash_can_came_back(struct kf_flash_job *job);
+
+/*
+ * bridge.c: a USB-to-CAN bridge into Katapult on its own bus, flashed on
+ * USB, and back as the bridge with its interface (an error when it is not).
+ */
+int
+kf_flash_bridge(struct kf_flash_job *job);
 
 /* make.c: Klipper's `make flash`, and scripts/flash-sdcard.sh. */
 int

@@ -69,17 +69,18 @@ run_methods(struct kf_flash_job *job, struct kflash_flash *f)
 	/* The Linux process is a program on this host: Klipper installs it. */
 	if (kflash_board_is_host_mcu(job->board))
 		method = KFLASH_METHOD_MAKE;
-	/* A CAN node has no port for make flash or an SD card script: Katapult only. */
-	if (kf_flash_is_can_board(job->board)) {
+	/* A CAN node or bridge has no port for make flash or an SD card script: Katapult only. */
+	if (job->bridge || kf_flash_is_can_board(job->board)) {
 		f->method = KFLASH_METHOD_KATAPULT;
 		if (method == KFLASH_METHOD_MAKE || method == KFLASH_METHOD_SDCARD)
-			return kf_error_hint(
-				ctx, KFLASH_ERR_NOT_SUPPORTED, KFLASH_HINT_EDIT_BOARD,
-				kflash_board_get_name(job->board),
-				"board %s is a CAN node, which only Katapult can flash "
-				"(not %s); set its method to katapult or auto",
-				kflash_board_get_name(job->board), kflash_method_name(method));
-		return kf_flash_can(job);
+			return kf_error_hint(ctx, KFLASH_ERR_NOT_SUPPORTED, KFLASH_HINT_EDIT_BOARD,
+					     kflash_board_get_name(job->board),
+					     "board %s is a %s, which only Katapult can flash "
+					     "(not %s); set its method to katapult or auto",
+					     kflash_board_get_name(job->board),
+					     job->bridge ? "USB-to-CAN bridge" : "CAN node",
+					     kflash_method_name(method));
+		return job->bridge ? kf_flash_bridge(job) : kf_flash_can(job);
 	}
 	switch (method) {
 	case KFLASH_METHOD_MAKE:
@@ -130,11 +131,20 @@ flash(struct kf_flash_job *job, struct kflash_flash *f)
 		r = 0; /* a firmware given by hand: the checks that need it are skipped */
 	if (r < 0)
 		return r;
-	/* Where the board is right now (the Linux process and a CAN node are no device). */
-	if (!kflash_board_is_host_mcu(job->board) && !kf_flash_is_can_board(job->board)) {
+	/*
+	 * Where the board is right now: the Linux process is no device, nor is
+	 * a CAN node, unless it is a USB-to-CAN bridge.
+	 */
+	if (!kflash_board_is_host_mcu(job->board)) {
 		r = kflash_discovery_locate(ctx, job->board, &job->device);
+		if (r == KFLASH_ERR_NOT_SUPPORTED && kf_flash_is_can_board(job->board))
+			r = 0;
 		if (r < 0)
 			return r;
+		job->bridge =
+			job->device && kflash_board_get_link(job->board) != KFLASH_LINK_SERIAL;
+	}
+	if (job->device) {
 		if (kflash_device_get_mode(job->device) == KFLASH_MODE_UNKNOWN)
 			kf_info(ctx, "found at %s, a serial port of unknown mode",
 				kflash_device_get_path(job->device));
@@ -144,7 +154,10 @@ flash(struct kf_flash_job *job, struct kflash_flash *f)
 				kflash_device_get_path(job->device));
 	}
 	r = run_methods(job, f);
-	if (r == 0) {
+	/* A bridge's return is part of its flash: without it, nothing behind it works. */
+	if (r == 0 && job->bridge) {
+		f->came_back = true;
+	} else if (r == 0) {
 		f->came_back = kf_flash_is_can_board(job->board) ? kf_flash_can_came_back(job)
 								 : kf_flash_wait_klipper(job);
 		if (!f->came_back &&

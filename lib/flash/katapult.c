@@ -27,6 +27,7 @@ enter(struct kf_flash_job *job, char **path, bool *usb)
 	const char *serial = kflash_board_get_usb_serial(job->board);
 	enum kflash_device_mode mode = kflash_device_get_mode(job->device);
 	struct kflash_device *katapult = NULL;
+	struct kflash_discovery *before = NULL;
 	int r;
 
 	*usb = serial != NULL;
@@ -48,11 +49,15 @@ enter(struct kf_flash_job *job, char **path, bool *usb)
 		*path = r == 0 ? kf_strdup(kflash_device_get_path(job->device)) : NULL;
 		return r < 0 ? r : *path ? 0 : kf_error(ctx, KFLASH_ERR_NO_MEMORY, "out of memory");
 	}
-	r = kflash_katapult_enter_usb(ctx, kflash_device_get_path(job->device));
+	/* What is there before the touch: a ROM bootloader that appears after it is the board's. */
+	r = kflash_discovery_scan(ctx, &before);
 	if (r == 0)
-		r = kflash_katapult_wait(ctx, serial,
-					 kflash_context_get_timeout(ctx, KFLASH_TIMEOUT_BOOTLOADER),
-					 &katapult);
+		r = kflash_katapult_enter_usb(ctx, kflash_device_get_path(job->device));
+	if (r == 0)
+		r = kf_katapult_wait_since(
+			ctx, serial, before,
+			kflash_context_get_timeout(ctx, KFLASH_TIMEOUT_BOOTLOADER), &katapult);
+	kflash_discovery_unref(before);
 	if (r < 0)
 		return r;
 	*path = kf_strdup(kflash_device_get_path(katapult));

@@ -61,22 +61,8 @@ kflash_katapult_enter_uart(struct kflash_context *ctx, const char *path, uint32_
 	return r;
 }
 
-/* A ROM bootloader among the devices: what it is, for the message. */
-static const struct kflash_device *
-rom_bootloader(struct kflash_discovery *d)
-{
-	for (size_t i = 0; i < kflash_discovery_get_device_count(d); i++) {
-		const struct kflash_device *dev = kflash_discovery_get_device(d, i);
-		enum kflash_device_mode m = kflash_device_get_mode(dev);
-
-		if (m == KFLASH_MODE_DFU || m == KFLASH_MODE_RP2_BOOT)
-			return dev;
-	}
-	return NULL;
-}
-
 static bool
-has_node(struct kflash_discovery *d, const char *node)
+has_node(const struct kflash_discovery *d, const char *node)
 {
 	for (size_t i = 0; i < kflash_discovery_get_device_count(d); i++)
 		if (kf_streq(kflash_device_get_devnode(kflash_discovery_get_device(d, i)), node))
@@ -84,19 +70,41 @@ has_node(struct kflash_discovery *d, const char *node)
 	return false;
 }
 
-KFLASH_EXPORT int
-kflash_katapult_wait(struct kflash_context *ctx,
-		     const char *usb_serial,
-		     uint32_t timeout_ms,
-		     struct kflash_device **ret)
+const struct kflash_device *
+kf_new_rom_bootloader(const struct kflash_discovery *now, const struct kflash_discovery *before)
+{
+	for (size_t i = 0; i < kflash_discovery_get_device_count(now); i++) {
+		const struct kflash_device *dev = kflash_discovery_get_device(now, i);
+		enum kflash_device_mode m = kflash_device_get_mode(dev);
+
+		if ((m == KFLASH_MODE_DFU || m == KFLASH_MODE_RP2_BOOT) &&
+		    !has_node(before, kflash_device_get_devnode(dev)))
+			return dev;
+	}
+	return NULL;
+}
+
+const char *
+kf_rom_bootloader_name(const struct kflash_device *rom)
+{
+	return kflash_device_get_mode(rom) == KFLASH_MODE_DFU ? "the STM32 ROM DFU bootloader"
+							      : "the RP2040 BOOTSEL loader";
+}
+
+int
+kf_katapult_wait_since(struct kflash_context *ctx,
+		       const char *usb_serial,
+		       struct kflash_discovery *before,
+		       uint32_t timeout_ms,
+		       struct kflash_device **ret)
 {
 	uint64_t deadline = kf_now_ms() + timeout_ms;
-	struct kflash_discovery *first = NULL;
+	struct kflash_discovery *first = kflash_discovery_ref(before);
 	int r;
 
 	if (!ret || !usb_serial)
 		return kf_error(ctx, KFLASH_ERR_INVALID,
-				"kflash_katapult_wait needs a serial number");
+				"waiting for Katapult needs a serial number");
 	*ret = NULL;
 	for (;;) {
 		struct kflash_discovery *d;
@@ -114,15 +122,12 @@ kflash_katapult_wait(struct kflash_context *ctx,
 				*ret = kflash_device_ref(dev);
 		}
 		/* A ROM bootloader that was not there at the first look came instead. */
-		rom = rom_bootloader(d);
-		if (!*ret && rom && first && !has_node(first, kflash_device_get_devnode(rom))) {
+		rom = first ? kf_new_rom_bootloader(d, first) : NULL;
+		if (!*ret && rom) {
 			r = kf_error(ctx, KFLASH_ERR_NOT_SUPPORTED,
 				     "the board with serial number %s came back as %s (%04x:%04x) "
 				     "at %s, not as Katapult: it has no Katapult installed",
-				     usb_serial,
-				     kflash_device_get_mode(rom) == KFLASH_MODE_DFU
-					     ? "the STM32 ROM DFU bootloader"
-					     : "the RP2040 BOOTSEL loader",
+				     usb_serial, kf_rom_bootloader_name(rom),
 				     kflash_device_get_vid(rom), kflash_device_get_pid(rom),
 				     kflash_device_get_path(rom));
 			kflash_discovery_unref(d);
@@ -151,4 +156,13 @@ kflash_katapult_wait(struct kflash_context *ctx,
 	}
 	kflash_discovery_unref(first);
 	return r;
+}
+
+KFLASH_EXPORT int
+kflash_katapult_wait(struct kflash_context *ctx,
+		     const char *usb_serial,
+		     uint32_t timeout_ms,
+		     struct kflash_device **ret)
+{
+	return kf_katapult_wait_since(ctx, usb_serial, NULL, timeout_ms, ret);
 }

@@ -68,6 +68,7 @@ kflash_update_unref(struct kflash_update *u)
 		free(b->name);
 		free(b->given);
 		free(b->message);
+		free(b->iface);
 		kflash_board_unref(b->board);
 		kflash_firmware_unref(b->firmware);
 	}
@@ -200,7 +201,8 @@ kflash_update_set_method(struct kflash_update *u, enum kflash_method method)
 
 #define ALL_FLAGS                                                                                  \
 	(KFLASH_UPDATE_DRY_RUN | KFLASH_UPDATE_FORCE | KFLASH_UPDATE_NO_BUILD |                    \
-	 KFLASH_UPDATE_FAIL_FAST | KFLASH_UPDATE_CLEAN | KFLASH_UPDATE_REFLASH)
+	 KFLASH_UPDATE_FAIL_FAST | KFLASH_UPDATE_CLEAN | KFLASH_UPDATE_REFLASH |                   \
+	 KFLASH_UPDATE_KEEP_GOING)
 
 KFLASH_EXPORT int
 kflash_update_set_flags(struct kflash_update *u, unsigned int flags)
@@ -289,6 +291,22 @@ KFLASH_EXPORT int
 kflash_update_get_board_came_back(const struct kflash_update *u, size_t i)
 {
 	return at(u, i) && at(u, i)->came_back ? 1 : 0;
+}
+
+KFLASH_EXPORT int
+kflash_update_get_board_link(const struct kflash_update *u, size_t i)
+{
+	if (!at(u, i))
+		return KFLASH_LINK_SERIAL;
+	/* Before the discovery, as the registry says. */
+	return at(u, i)->board && !at(u, i)->link ? kflash_board_get_link(at(u, i)->board)
+						  : at(u, i)->link;
+}
+
+KFLASH_EXPORT const char *
+kflash_update_get_board_can_interface(const struct kflash_update *u, size_t i)
+{
+	return at(u, i) ? at(u, i)->iface : NULL;
 }
 
 KFLASH_EXPORT int

@@ -60,6 +60,37 @@ kf_update_resolve(struct kflash_update *u)
 	return r;
 }
 
+/* Klipper's default, when printer.cfg names no canbus_interface. */
+#define DEFAULT_CAN_INTERFACE "can0"
+
+/* A CAN node Klipper runs answers no query: it is found on its bus when flashed. */
+static void
+found_can_node(struct kflash_update *u, struct job_board *b)
+{
+	const char *iface = kflash_board_get_can_interface(b->board);
+
+	b->link = KFLASH_LINK_CAN;
+	b->iface = kf_strdup(iface ? iface : DEFAULT_CAN_INTERFACE);
+	kf_info(u->ctx, "CAN node %s on %s", kflash_board_get_can_uuid(b->board),
+		b->iface ? b->iface : DEFAULT_CAN_INTERFACE);
+}
+
+/* A bridge, registered as one or found by its UUID: its own interface is where its nodes are. */
+static void
+found_bridge(struct kflash_update *u, struct job_board *b, const struct kflash_device *dev)
+{
+	const char *iface = kflash_board_get_can_interface(b->board);
+
+	if (!iface)
+		iface = kflash_device_get_net_interface(dev);
+	b->link = KFLASH_LINK_CAN_BRIDGE;
+	b->iface = kf_strdup(iface ? iface : DEFAULT_CAN_INTERFACE);
+	b->bridge_up = kflash_device_get_mode(dev) == KFLASH_MODE_CAN_BRIDGE;
+	kf_info(u->ctx, "USB-to-CAN bridge of %s, %s mode at %s",
+		b->iface ? b->iface : DEFAULT_CAN_INTERFACE,
+		kflash_device_mode_name(kflash_device_get_mode(dev)), kflash_device_get_path(dev));
+}
+
 void
 kf_update_discover(struct kflash_update *u)
 {
@@ -70,23 +101,20 @@ kf_update_discover(struct kflash_update *u)
 		struct job_board *b = &u->boards[i];
 		struct kflash_device *dev = NULL;
 		struct kf_scope inner;
+		int link = kflash_board_get_link(b->board);
 		int r;
 
+		b->link = link;
 		/* The Linux process runs on this host: there is no device to find. */
-		if (kflash_board_is_host_mcu(b->board))
+		if (link == KFLASH_LINK_HOST)
 			continue;
 		inner = kf_scope_enter(u->ctx, KFLASH_PHASE_DISCOVERY, b->name);
-		/* A node Klipper runs answers no query: it is found on its bus when flashed. */
-		if (kflash_board_get_link(b->board) == KFLASH_LINK_CAN) {
-			kf_info(u->ctx, "CAN node %s on %s", kflash_board_get_can_uuid(b->board),
-				kflash_board_get_can_interface(b->board)
-					? kflash_board_get_can_interface(b->board)
-					: "can0");
-			kf_scope_leave(u->ctx, inner);
-			continue;
-		}
 		r = kflash_discovery_locate(u->ctx, b->board, &dev);
-		if (r == 0 && kflash_device_get_mode(dev) == KFLASH_MODE_UNKNOWN)
+		if (r == KFLASH_ERR_NOT_SUPPORTED && link == KFLASH_LINK_CAN)
+			found_can_node(u, b);
+		else if (r == 0 && link != KFLASH_LINK_SERIAL)
+			found_bridge(u, b, dev);
+		else if (r == 0 && kflash_device_get_mode(dev) == KFLASH_MODE_UNKNOWN)
 			kf_info(u->ctx, "at %s, a serial port of unknown mode",
 				kflash_device_get_path(dev));
 		else if (r == 0)
@@ -101,6 +129,33 @@ kf_update_discover(struct kflash_update *u)
 	kf_scope_leave(u->ctx, prev);
 }
 
+int
+kf_update_order(struct kflash_update *u)
+{
+	struct job_board *sorted;
+	struct kf_scope prev;
+	size_t n = 0, bridges = 0;
+
+	for (size_t i = 0; i < u->count; i++)
+		bridges += u->boards[i].link == KFLASH_LINK_CAN_BRIDGE;
+	if (!bridges)
+		return 0;
+	sorted = calloc(u->count, sizeof(*sorted));
+	if (!sorted)
+		return kf_error(u->ctx, KFLASH_ERR_NO_MEMORY, "out of memory");
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < u->count; i++)
+			if ((u->boards[i].link == KFLASH_LINK_CAN_BRIDGE) == (pass == 1))
+				sorted[n++] = u->boards[i];
+	free(u->boards);
+	u->boards = sorted;
+	prev = kf_scope_enter(u->ctx, KFLASH_PHASE_DISCOVERY, NULL);
+	kf_info(u->ctx, "%zu USB-to-CAN bridge%s flashed last, after the CAN nodes behind %s",
+		bridges, bridges == 1 ? " is" : "s are", bridges == 1 ? "it" : "them");
+	kf_scope_leave(u->ctx, prev);
+	return 0;
+}
+
 /* Klipper's make flash installs the host MCU with `sudo ./scripts/flash-linux.sh`. */
 static int
 check_host_mcu_sudo(struct kflash_update *u)
@@ -113,6 +168,22 @@ check_host_mcu_sudo(struct kflash_update *u)
 	return kflash_service_check_sudo(u->ctx, script);
 }
 
+/* A CAN node or bridge has no port for make flash or an SD card script: said before the stop. */
+static int
+check_method(struct kflash_update *u, const struct job_board *b)
+{
+	enum kflash_method m = kflash_board_get_method(b->board);
+
+	if ((b->link != KFLASH_LINK_CAN && b->link != KFLASH_LINK_CAN_BRIDGE) ||
+	    (m != KFLASH_METHOD_MAKE && m != KFLASH_METHOD_SDCARD))
+		return 0;
+	return kf_error_hint(u->ctx, KFLASH_ERR_NOT_SUPPORTED, KFLASH_HINT_EDIT_BOARD, b->name,
+			     "board %s is a %s, which only Katapult can flash (not %s); set its "
+			     "method to katapult or auto",
+			     b->name, b->link == KFLASH_LINK_CAN ? "CAN node" : "USB-to-CAN bridge",
+			     kflash_method_name(m));
+}
+
 void
 kf_update_check_configs(struct kflash_update *u)
 {
@@ -122,24 +193,29 @@ kf_update_check_configs(struct kflash_update *u)
 		struct kf_scope prev;
 		int r;
 
-		if (!b->go || b->given)
+		if (!b->go)
 			continue;
 		prev = kf_scope_enter(u->ctx, KFLASH_PHASE_CONFIG, b->name);
-		r = kflash_board_config_load(u->ctx, b->board, &c);
+		r = check_method(u, b);
+		if (r == 0 && b->given) {
+			kf_scope_leave(u->ctx, prev);
+			continue;
+		}
+		if (r == 0)
+			r = kflash_board_config_load(u->ctx, b->board, &c);
 		if (r == 0)
 			kf_info(u->ctx, "%s: %s, %s", kflash_config_get_path(c),
 				kflash_config_get_mcu(c),
 				kflash_comm_name(kflash_config_get_comm(c)));
 		if (r == 0 && kflash_board_is_host_mcu(b->board))
 			r = check_host_mcu_sudo(u);
-		/* The bus is checked now, while Klipper still runs. */
-		if (r == 0 && kflash_board_get_link(b->board) == KFLASH_LINK_CAN)
-			r = kflash_can_check_interface(
-				u->ctx,
-				kflash_board_get_can_interface(b->board)
-					? kflash_board_get_can_interface(b->board)
-					: "can0",
-				kflash_config_get_canbus_frequency(c));
+		/*
+		 * The bus is checked now, while Klipper still runs: a node's, and a
+		 * bridge's own while it is up (one left in Katapult has none).
+		 */
+		if (r == 0 && b->iface && (b->link == KFLASH_LINK_CAN || b->bridge_up))
+			r = kflash_can_check_interface(u->ctx, b->iface,
+						       kflash_config_get_canbus_frequency(c));
 		if (r < 0)
 			kf_update_fail(u, b, r);
 		kflash_config_unref(c);

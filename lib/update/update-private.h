@@ -23,6 +23,10 @@ struct job_board {
 	enum kflash_method method; /* the method that ran, or KFLASH_METHOD_NONE */
 	uint64_t ms;
 	bool came_back;
+	int link;       /* enum kflash_link, a bridge found by its UUID included */
+	char *iface;    /* a CAN board's interface (a bridge's own), or NULL */
+	bool bridge_up; /* a bridge found running as one (not in Katapult) */
+	bool tried;     /* its flash began (a failure before the stop is not one) */
 };
 
 struct kflash_update {
@@ -64,6 +68,14 @@ kf_update_discover(struct kflash_update *u);
 
 void
 kf_update_check_configs(struct kflash_update *u);
+
+/*
+ * The order of the flashes: every USB-to-CAN bridge after the other
+ * boards, so the CAN nodes behind it are done before it takes their bus
+ * down; the others keep their order.
+ */
+int
+kf_update_order(struct kflash_update *u);
 
 /* Get each board's firmware: given, built, or the last build. */
 void

@@ -41,6 +41,9 @@ run(struct kflash_update *u)
 	if (r < 0)
 		return r;
 	kf_update_discover(u);
+	r = kf_update_order(u);
+	if (r < 0)
+		return r;
 	kf_update_check_configs(u);
 	if (u->flags & KFLASH_UPDATE_DRY_RUN) {
 		for (size_t i = 0; i < u->count; i++)

@@ -21,6 +21,9 @@ for want in '[Discovery] octopus:' '[Config] toolhead:' '[Build] octopus: built'
 	'octopus          flashed   katapult  built' 'Klipper: stopped, started again' \
 	'[Flash] ebb: asking node 61755fe321ac on can0 to enter Katapult' \
 	'ebb              flashed   katapult  built' \
+	'4. mainboard        USB-to-CAN bridge of can0, last' '[Flash] mainboard: asking bridge mainboard (c1980e2023a1)' \
+	'bridge mainboard is back, with its CAN interface can0' \
+	'mainboard        flashed   katapult  built' \
 	'octopus          current   -         up-to-date' 'Klipper: not stopped, left as it was' \
 	'Every board is up to date.'; do
 	if ! grep -qF -- "$want" "$out"; then

@@ -207,6 +207,69 @@ fx_can_node(int slot, const char *name, const char *uuid, const char *const *sim
 }
 
 void
+fx_bridge(int slot, const char *name, const char *const *sim_extra)
+{
+	char sys[4400], from[4400];
+	const char *args[32] = { "--mode",
+				 "bridge",
+				 "--can-dir",
+				 fx.can,
+				 "--sys-dir",
+				 sys,
+				 "--serial",
+				 BRIDGE,
+				 "--mcu",
+				 "stm32h723xx",
+				 "--app-start",
+				 "0x8020000",
+				 "--reenumerate-ms",
+				 "50",
+				 "--usb-port",
+				 "1.4" };
+	size_t n = 16;
+
+	snprintf(fx.can, sizeof(fx.can), "%s/can", fx.dir);
+	ck_assert_int_eq(mkdir(fx.can, 0700), 0);
+	snprintf(sys, sizeof(sys), "%s/sys", fx.dir);
+	for (; sim_extra && *sim_extra; sim_extra++)
+		args[n++] = *sim_extra;
+	args[n] = NULL;
+	fx.sims[slot] = kf_sim_start(fx.dev, args);
+	snprintf(fx.values[4], sizeof(fx.values[4]), "KFLASH_CAN_SOCKET_DIR=%s", fx.can);
+	for (n = 0; fx.env[n];)
+		n++;
+	fx.env[n++] = fx.values[4];
+	fx.env[n] = NULL;
+	if (!name)
+		return;
+	fx_cli_ok(fx.env, (const char *const[]){ "add", name, "--can-interface", "can0",
+						 "--can-uuid", BRIDGE_UUID, "--usb-serial", BRIDGE,
+						 "--mcu", "stm32h723xx", "-q", NULL });
+	snprintf(from, sizeof(from), "%s/klipper-configs/stm32h723_usbcan.config",
+		 kf_test_fixtures_dir());
+	fx_cli_ok(fx.env, (const char *const[]){ "config", name, "--from", from, "-q", NULL });
+}
+
+void
+fx_uart_board(int slot, const char *name)
+{
+	char link[4400], from[4400], cmd[13000];
+
+	fx.sims[slot] = kf_sim_startl(fx.dev, "--mode", "uart", "--mcu", "stm32f446xx", "--baud",
+				      "250000", "--rate", "25000");
+	snprintf(link, sizeof(link), "%s/ttyAMA0", fx.dev);
+	fx_cli_ok(fx.env, (const char *const[]){ "add", name, "--serial", link, "--mcu",
+						 "stm32f446xx", "--baud", "250000", "-q", NULL });
+	snprintf(from, sizeof(from), "%s/uart.config", fx.dir);
+	snprintf(cmd, sizeof(cmd),
+		 "sed -e 's/^CONFIG_USBSERIAL=y$/CONFIG_SERIAL=y\\nCONFIG_SERIAL_BAUD=250000/' "
+		 "'%s/klipper-configs/stm32f446_usb.config' > '%s'",
+		 kf_test_fixtures_dir(), from);
+	ck_assert_int_eq(system(cmd), 0);
+	fx_cli_ok(fx.env, (const char *const[]){ "config", name, "--from", from, "-q", NULL });
+}
+
+void
 fx_three_boards(void)
 {
 	static const char *const rp[] = { "--flash-start", "0x10000000", "--app-start",

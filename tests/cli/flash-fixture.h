@@ -16,6 +16,9 @@
 #define OCTOPUS "1A2B3C4D5E6F708192A3B4C5"
 #define EBB "4E0031000B50415833323520"
 #define PICO "E66138935F2A4D28"
+/* A USB-to-CAN bridge's chip id, and the CAN UUID it gives (from the reference vectors). */
+#define BRIDGE "140028000951313339373836"
+#define BRIDGE_UUID "c1980e2023a1"
 
 #define FX_SLOTS 6
 
@@ -87,6 +90,24 @@ fx_can_bus(void);
  */
 void
 fx_can_node(int slot, const char *name, const char *uuid, const char *const *sim_extra);
+
+/*
+ * A simulated USB-to-CAN bridge (stm32h723, serial BRIDGE) in slot @slot:
+ * it is the CAN bus can0 in the CAN socket dir, which kflash's environment
+ * then names, and it publishes its USB side in the device and sys dirs.
+ * Added as @name with its interface, UUID and serial number (when @name
+ * is not NULL) and the USB-to-CAN fixture config.
+ */
+void
+fx_bridge(int slot, const char *name, const char *const *sim_extra);
+
+/*
+ * A simulated UART board (stm32f446 at 250000 baud, on DEV/ttyAMA0) in
+ * slot @slot, added as @name with the USB fixture config switched to the
+ * UART as menuconfig would.
+ */
+void
+fx_uart_board(int slot, const char *name);
 
 /* octopus (stm32f446, USB), ebb (stm32f446, CAN config), pico (rp2040) in slots 0-2. */
 void

@@ -167,25 +167,10 @@ END_TEST
 
 START_TEST(flash_a_uart_board)
 {
-	const char *args[] = { "--mode", "uart",   "--mcu", "stm32f446xx", "--baud",
-			       "250000", "--rate", "25000", NULL };
-	char link[4400], from[4400], cmd[13000];
 	struct kf_cli_result r;
 
 	fx_setup();
-	fx.sims[0] = kf_sim_start(fx.dev, args);
-	snprintf(link, sizeof(link), "%s/ttyAMA0", fx.dev);
-	fx_cli_ok(fx.env, (const char *const[]){ "add", "toolhead", "--serial", link, "--mcu",
-						 "stm32f446xx", "--baud", "250000", "-q", NULL });
-	/* The USB config, switched to the UART as menuconfig would. */
-	snprintf(from, sizeof(from), "%s/uart.config", fx.dir);
-	snprintf(cmd, sizeof(cmd),
-		 "sed -e 's/^CONFIG_USBSERIAL=y$/CONFIG_SERIAL=y\\nCONFIG_SERIAL_BAUD=250000/' "
-		 "'%s/klipper-configs/stm32f446_usb.config' > '%s'",
-		 kf_test_fixtures_dir(), from);
-	ck_assert_int_eq(system(cmd), 0);
-	fx_cli_ok(fx.env,
-		  (const char *const[]){ "config", "toolhead", "--from", from, "-q", NULL });
+	fx_uart_board(0, "toolhead");
 	r = kf_cli(fx.env, "flash", "toolhead", NULL);
 	ck_assert_msg(r.status == 0, "%s", r.err);
 	ck_assert_ptr_nonnull(strstr(r.err, "request string at 250000 baud"));
