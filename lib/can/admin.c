@@ -73,7 +73,8 @@ send_admin(struct kflash_can_bus *bus,
 					"'%s' is not a CAN UUID (12 hexadecimal digits)", uuid);
 		f.len = 7;
 	}
-	memcpy(f.data + f.len, extra, n_extra);
+	if (n_extra)
+		memcpy(f.data + f.len, extra, n_extra);
 	f.len = (uint8_t)(f.len + n_extra);
 	return kf_can_write(bus, &f);
 }

@@ -23,7 +23,7 @@ struct kf_serial {
 static void
 close_port(int fd)
 {
-	(void)ioctl(fd, TIOCNXCL);
+	(void)ioctl(fd, TIOCNXCL, NULL);
 	close(fd);
 }
 
@@ -136,7 +136,7 @@ kf_serial_open(struct kflash_context *ctx,
 	if (fd < 0)
 		return kf_error_sys(ctx, errno, "cannot open %s", path);
 	/* Keep other non-root processes out while we talk to the bootloader. */
-	(void)ioctl(fd, TIOCEXCL);
+	(void)ioctl(fd, TIOCEXCL, NULL);
 	if (tcgetattr(fd, &tio) == 0) {
 		cfmakeraw(&tio);
 		tio.c_cflag |= CLOCAL | CREAD;
