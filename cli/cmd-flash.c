@@ -2,6 +2,7 @@
 /*
  * kflash flash [NAME...] [--all] [--dry-run] [--force] [--no-build]
  *              [--fail-fast] [--keep-going] [--clean] [--firmware FILE]
+ *              [--jobs N]
  *
  * The update: build, stop Klipper once, flash, start it, confirm.
  */
@@ -22,6 +23,7 @@ enum {
 	OPT_METHOD,
 	OPT_REFLASH,
 	OPT_KEEP_GOING,
+	OPT_JOBS,
 };
 
 /* No names on a terminal: a numbered choice; returns the names chosen. */
@@ -285,11 +287,12 @@ cmd_flash(struct cli *cli, int argc, char **argv)
 		{ "method", required_argument, NULL, OPT_METHOD },
 		{ "reflash", no_argument, NULL, OPT_REFLASH },
 		{ "keep-going", no_argument, NULL, OPT_KEEP_GOING },
+		{ "jobs", required_argument, NULL, OPT_JOBS },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct kflash_update *u;
 	const char *firmware = NULL, *method = NULL;
-	unsigned int flags = 0;
+	unsigned int flags = 0, jobs = 0;
 	bool all = false;
 	int c, r;
 
@@ -325,6 +328,17 @@ cmd_flash(struct cli *cli, int argc, char **argv)
 		case OPT_METHOD:
 			method = optarg;
 			break;
+		case OPT_JOBS: {
+			char *end;
+			unsigned long n = strtoul(optarg, &end, 10);
+
+			if (*end || !*optarg || n < 1 || n > KFLASH_UPDATE_JOBS_MAX)
+				return cli_usage_error(cli,
+						       "--jobs takes a number of boards, 1 to %d",
+						       KFLASH_UPDATE_JOBS_MAX);
+			jobs = (unsigned int)n;
+			break;
+		}
 		case OPT_WAIT_READY: {
 			char *end;
 			unsigned long secs = strtoul(optarg, &end, 10);
@@ -351,6 +365,8 @@ cmd_flash(struct cli *cli, int argc, char **argv)
 	if (r < 0)
 		return cli_fail(cli, r);
 	r = kflash_update_set_flags(u, flags);
+	if (r == 0)
+		r = kflash_update_set_jobs(u, jobs);
 	if (method) {
 		enum kflash_method m;
 

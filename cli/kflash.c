@@ -39,7 +39,9 @@ const struct cli_command cli_commands[] = {
 	  "stop Klipper once, flash each board (Katapult natively, else make flash,\n"
 	  "or the SD card), start Klipper again on every path, even when kflash is\n"
 	  "interrupted or killed, and confirm it is ready. One failing board does\n"
-	  "not stop the others. A USB-to-CAN bridge is flashed last, after the CAN\n"
+	  "not stop the others. Boards on independent links (each USB port, each\n"
+	  "UART) are flashed at the same time; the boards of one CAN interface one\n"
+	  "after the other. A USB-to-CAN bridge is flashed last, after the CAN\n"
 	  "nodes behind it, and not at all when one of them failed (--keep-going).\n"
 	  "The option --device NAME does the same for NAME.\n\n"
 	  "Options:\n"
@@ -51,6 +53,7 @@ const struct cli_command cli_commands[] = {
 	  "  --reflash              flash boards that run their current firmware, too\n"
 	  "  --fail-fast            stop at the first board that fails\n"
 	  "  --keep-going           flash a USB-to-CAN bridge even when a node behind it failed\n"
+	  "  --jobs N               flash at most N boards at once (1: one after the other)\n"
 	  "  --firmware FILE        flash FILE to the one board named, without building\n"
 	  "  --method METHOD        this time, flash with auto, katapult, make or sdcard\n"
 	  "  --wait-ready SECONDS   how long to wait for Klipper to be ready again (60)\n" },

@@ -22,18 +22,26 @@
 /*
  * kflash_katapult_wait(), where a ROM bootloader counts as having come
  * instead when @before (the devices before the board was asked, or NULL
- * for the first look) does not have it.
+ * for the first look) does not have it, and it is at @usb_port (the
+ * board's USB port, or NULL when not known), where both are known.
  */
 int
 kf_katapult_wait_since(struct kflash_context *ctx,
 		       const char *usb_serial,
+		       const char *usb_port,
 		       struct kflash_discovery *before,
 		       uint32_t timeout_ms,
 		       struct kflash_device **ret);
 
-/* A ROM bootloader (DFU, BOOTSEL) in @now that @before does not have, or NULL. */
+/*
+ * A ROM bootloader (DFU, BOOTSEL) in @now that @before does not have, at
+ * @usb_port where both ports are known (several boards may be in their
+ * bootloaders at once), or NULL.
+ */
 const struct kflash_device *
-kf_new_rom_bootloader(const struct kflash_discovery *now, const struct kflash_discovery *before);
+kf_new_rom_bootloader(const struct kflash_discovery *now,
+		      const struct kflash_discovery *before,
+		      const char *usb_port);
 
 /* "the STM32 ROM DFU bootloader" or "the RP2040 BOOTSEL loader", for messages. */
 const char *
@@ -132,6 +140,18 @@ struct kf_service_ops {
 /* The context's service operations; a NULL function means systemctl. */
 struct kf_service_ops *
 kf_context_service_ops(struct kflash_context *ctx);
+
+/* ---- worker contexts: one per thread of a job that runs in parallel ---- */
+
+/*
+ * A context for one worker thread, made from @parent: the same locations
+ * (fixed as @parent resolves them now), timeouts and service control; an
+ * error record of its own; its events go to @parent's handler, one at a
+ * time, attributed by the worker's own scope; @parent's cancel cancels it.
+ * Make and free it in the parent's thread; use it in one thread only.
+ */
+int
+kf_context_new_worker(struct kflash_context *parent, struct kflash_context **ret);
 
 /* ---- cancellation and time ---- */
 

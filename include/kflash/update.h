@@ -32,7 +32,8 @@ extern "C" {
  *    or paused, nor while Klipper's service runs but its API socket is out
  *    of reach, unless forced;
  * 6. one stop of all the needed units, with a sentinel armed;
- * 7. each board found again and flashed; a failure does not stop the
+ * 7. each board found again and flashed, boards on independent links at
+ *    once (kflash_update_set_jobs()); a failure does not stop the
  *    others, unless KFLASH_UPDATE_FAIL_FAST. A USB-to-CAN bridge goes
  *    last, after the CAN nodes behind it (it takes their bus down while it
  *    is flashed), and is held back when one of them failed, unless
@@ -189,6 +190,26 @@ kflash_update_set_firmware(struct kflash_update *update, const char *name, const
  */
 int
 kflash_update_set_method(struct kflash_update *update, enum kflash_method method);
+
+/** The most boards kflash_update_set_jobs() lets a job flash at once. */
+#define KFLASH_UPDATE_JOBS_MAX 64
+
+/**
+ * How many boards the job flashes at once, at most. Boards on independent
+ * links (each USB port, each UART) are flashed at the same time, each in
+ * a thread of its own; the boards of one CAN interface one after the
+ * other, its USB-to-CAN bridge last; boards that need Klipper's make (the
+ * host MCU, the make and sdcard methods) and USB boards whose port is not
+ * known one at a time. Events stay attributed to their board and reach
+ * the context's handler one at a time, from those threads.
+ * @param update The job.
+ * @param jobs 1 flashes one board after the other, in the job's order; 0
+ * (the default) as many as there are independent links, up to 8.
+ * @return 0; KFLASH_ERR_INVALID above KFLASH_UPDATE_JOBS_MAX;
+ * KFLASH_ERR_BUSY once the job ran.
+ */
+int
+kflash_update_set_jobs(struct kflash_update *update, unsigned int jobs);
 
 /**
  * @param update The job.

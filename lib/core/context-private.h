@@ -2,6 +2,7 @@
 /* The layout of struct kflash_context, shared by the files of lib/core/. */
 #pragma once
 
+#include <pthread.h>
 #include <signal.h>
 
 #include "libkflash-private.h"
@@ -23,6 +24,14 @@ enum kf_location {
 
 struct kflash_context {
 	int refcount;
+
+	/*
+	 * A worker context (kf_context_new_worker()) has the context it was made
+	 * from: its events go to that one's handler, and that one's cancel
+	 * cancels it. The root context serialises its handler's calls.
+	 */
+	struct kflash_context *parent;
+	pthread_mutex_t event_lock;
 
 	kflash_event_handler handler;
 	void *handler_data;
@@ -48,6 +57,15 @@ struct kflash_context {
 
 	struct kf_scope scope;
 };
+
+/* The context whose handler, level and cancellation a context uses. */
+static inline struct kflash_context *
+kf_context_root(const struct kflash_context *ctx)
+{
+	while (ctx->parent)
+		ctx = ctx->parent;
+	return (struct kflash_context *)ctx;
+}
 
 /* The default handler installed when LIBKFLASH_DEBUG is set. */
 void

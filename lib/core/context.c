@@ -76,6 +76,22 @@ find_home(void)
 	return strdup("/");
 }
 
+/* Recursive: a handler may call back into the library, which may log. */
+static int
+init_event_lock(struct kflash_context *ctx)
+{
+	pthread_mutexattr_t attr;
+	int r;
+
+	if (pthread_mutexattr_init(&attr) != 0)
+		return -1;
+	r = pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+	if (r == 0)
+		r = pthread_mutex_init(&ctx->event_lock, &attr);
+	pthread_mutexattr_destroy(&attr);
+	return r == 0 ? 0 : -1;
+}
+
 KFLASH_EXPORT int
 kflash_context_new(struct kflash_context **ret)
 {
@@ -93,6 +109,10 @@ kflash_context_new(struct kflash_context **ret)
 	ctx->refcount = 1;
 	ctx->level = KFLASH_LEVEL_INFO;
 	ctx->cancel_pipe[0] = ctx->cancel_pipe[1] = -1;
+	if (init_event_lock(ctx) < 0) {
+		free(ctx);
+		return KFLASH_ERR_NO_MEMORY;
+	}
 	memcpy(ctx->timeouts, default_timeouts, sizeof(ctx->timeouts));
 
 	ctx->home = find_home();
@@ -150,6 +170,8 @@ kflash_context_unref(struct kflash_context *ctx)
 	free(ctx->home);
 	free(ctx->last_error);
 	free(ctx->last_error_subject);
+	pthread_mutex_destroy(&ctx->event_lock);
+	kflash_context_unref(ctx->parent);
 	free(ctx);
 	return NULL;
 }
@@ -322,6 +344,7 @@ kflash_context_cancel(struct kflash_context *ctx)
 
 	if (!ctx)
 		return;
+	ctx = kf_context_root(ctx);
 	ctx->cancelled = 1;
 	/* write(2) is async-signal-safe; a full pipe already wakes pollers. */
 	if (write(ctx->cancel_pipe[1], "c", 1) < 0) {
@@ -333,7 +356,7 @@ kflash_context_cancel(struct kflash_context *ctx)
 KFLASH_EXPORT int
 kflash_context_is_cancelled(const struct kflash_context *ctx)
 {
-	return ctx && ctx->cancelled ? 1 : 0;
+	return ctx && kf_context_root(ctx)->cancelled ? 1 : 0;
 }
 
 KFLASH_EXPORT void
@@ -343,6 +366,7 @@ kflash_context_clear_cancel(struct kflash_context *ctx)
 
 	if (!ctx)
 		return;
+	ctx = kf_context_root(ctx);
 	while (read(ctx->cancel_pipe[0], buf, sizeof(buf)) > 0) {
 		/* drain */
 	}
@@ -352,13 +376,13 @@ kflash_context_clear_cancel(struct kflash_context *ctx)
 int
 kf_cancel_fd(const struct kflash_context *ctx)
 {
-	return ctx->cancel_pipe[0];
+	return kf_context_root(ctx)->cancel_pipe[0];
 }
 
 int
 kf_check_cancel(struct kflash_context *ctx)
 {
-	if (!ctx->cancelled)
+	if (!kf_context_root(ctx)->cancelled)
 		return 0;
 	return kf_error(ctx, KFLASH_ERR_CANCELLED, "cancelled");
 }
@@ -369,7 +393,7 @@ kf_sleep_ms(struct kflash_context *ctx, uint32_t ms)
 	uint64_t end = kf_now_ms() + ms;
 
 	for (;;) {
-		struct pollfd p = { .fd = ctx->cancel_pipe[0], .events = POLLIN };
+		struct pollfd p = { .fd = kf_cancel_fd(ctx), .events = POLLIN };
 		uint64_t now = kf_now_ms();
 
 		if (kf_check_cancel(ctx))
@@ -415,4 +439,43 @@ KFLASH_EXPORT const char *
 kflash_version(void)
 {
 	return KFLASH_VERSION;
+}
+
+int
+kf_context_new_worker(struct kflash_context *parent, struct kflash_context **ret)
+{
+	struct kflash_context *ctx;
+
+	*ret = NULL;
+	ctx = calloc(1, sizeof(*ctx));
+	if (!ctx)
+		return kf_error(parent, KFLASH_ERR_NO_MEMORY, "out of memory");
+	ctx->refcount = 1;
+	ctx->cancel_pipe[0] = ctx->cancel_pipe[1] = -1;
+	if (init_event_lock(ctx) < 0) {
+		free(ctx);
+		return kf_error(parent, KFLASH_ERR_NO_MEMORY, "out of memory");
+	}
+	ctx->parent = kflash_context_ref(parent);
+	ctx->level = parent->level;
+	ctx->home = strdup(parent->home);
+	ctx->last_error = strdup("");
+	memcpy(ctx->timeouts, parent->timeouts, sizeof(ctx->timeouts));
+	ctx->service = parent->service;
+	ctx->scope = parent->scope;
+	if (!ctx->home || !ctx->last_error)
+		goto oom;
+	/* The locations as the parent resolves them now, fixed for the worker's life. */
+	for (int i = 0; i < KF_LOC_COUNT; i++) {
+		const char *v = get_location(parent, (enum kf_location)i);
+
+		if (v && !(ctx->set[i] = strdup(v)))
+			goto oom;
+	}
+	*ret = ctx;
+	return 0;
+
+oom:
+	kflash_context_unref(ctx);
+	return kf_error(parent, KFLASH_ERR_NO_MEMORY, "out of memory");
 }

@@ -17,7 +17,9 @@ struct kflash_event {
 static bool
 wants(const struct kflash_context *ctx, enum kflash_event_level level)
 {
-	return ctx && ctx->handler && level >= ctx->level;
+	const struct kflash_context *root = ctx ? kf_context_root(ctx) : NULL;
+
+	return root && root->handler && level >= root->level;
 }
 
 static void
@@ -55,7 +57,13 @@ emit(struct kflash_context *ctx,
 		.done = done,
 		.total = total,
 	};
-	ctx->handler(ctx, &ev, ctx->handler_data);
+	struct kflash_context *root = kf_context_root(ctx);
+
+	/* Workers' events reach the caller's handler one at a time, as its context's. */
+	pthread_mutex_lock(&root->event_lock);
+	if (root->handler)
+		root->handler(root, &ev, root->handler_data);
+	pthread_mutex_unlock(&root->event_lock);
 	free(heap);
 }
 

@@ -75,14 +75,15 @@ enter(struct kf_flash_job *job, struct kflash_device **ret)
 	kflash_can_bus_unref(bus);
 	if (r == 0)
 		r = kf_katapult_wait_since(
-			ctx, serial_of(job), before,
+			ctx, serial_of(job), kflash_device_get_usb_port(job->device), before,
 			kflash_context_get_timeout(ctx, KFLASH_TIMEOUT_BOOTLOADER), ret);
 	if (r == KFLASH_ERR_NOT_SUPPORTED) {
 		const struct kflash_device *rom = NULL;
 		struct kflash_discovery *now = NULL;
 
 		if (kflash_discovery_scan(ctx, &now) == 0)
-			rom = kf_new_rom_bootloader(now, before);
+			rom = kf_new_rom_bootloader(now, before,
+						    kflash_device_get_usb_port(job->device));
 		r = kf_error(ctx, KFLASH_ERR_NOT_SUPPORTED,
 			     "bridge %s came back as %s%s%s instead of Katapult: it has no "
 			     "Katapult. Nothing was written, but its CAN interface %s is gone, and "
@@ -152,7 +153,7 @@ wait_return(struct kf_flash_job *job, struct kflash_discovery *before)
 			    strcasecmp(s, serial) == 0)
 				bridge = true;
 		}
-		rom = kf_new_rom_bootloader(d, before);
+		rom = kf_new_rom_bootloader(d, before, kflash_device_get_usb_port(job->device));
 		if (rom) {
 			r = kf_error(
 				ctx, KFLASH_ERR_FLASH,

@@ -39,23 +39,38 @@ kflash_flash_get_came_back(const struct kflash_flash *f)
 	return f && f->came_back ? 1 : 0;
 }
 
-/* The ROM bootloader a board came back as (DFU, BOOTSEL), or NULL. */
+/*
+ * The ROM bootloader a board came back as (DFU, BOOTSEL), or NULL: the
+ * one at its USB port (@was, its device before) where the ports are known,
+ * else the only one there is; with several and no port to tell them
+ * apart, none, since guessing could flash another board.
+ */
 static struct kflash_device *
-rom_bootloader(struct kflash_context *ctx)
+rom_bootloader(struct kflash_context *ctx, const struct kflash_device *was)
 {
+	const char *port = kflash_device_get_usb_port(was);
 	struct kflash_discovery *d;
 	struct kflash_device *found = NULL;
+	size_t n = 0;
 
 	if (kflash_discovery_scan(ctx, &d) < 0)
 		return NULL;
-	for (size_t i = 0; !found && i < kflash_discovery_get_device_count(d); i++) {
+	for (size_t i = 0; i < kflash_discovery_get_device_count(d); i++) {
 		struct kflash_device *dev = kflash_discovery_get_device(d, i);
+		enum kflash_device_mode m = kflash_device_get_mode(dev);
+		const char *at = kflash_device_get_usb_port(dev);
 
-		if (kflash_device_get_mode(dev) == KFLASH_MODE_DFU ||
-		    kflash_device_get_mode(dev) == KFLASH_MODE_RP2_BOOT)
+		if (m != KFLASH_MODE_DFU && m != KFLASH_MODE_RP2_BOOT)
+			continue;
+		if (port && at && strcmp(port, at) != 0)
+			continue;
+		n++;
+		if (!found)
 			found = kflash_device_ref(dev);
 	}
 	kflash_discovery_unref(d);
+	if (n > 1)
+		found = kflash_device_unref(found);
 	return found;
 }
 
@@ -101,10 +116,12 @@ run_methods(struct kf_flash_job *job, struct kflash_flash *f)
 		return r;
 	/* No Katapult on this board: Klipper's own way, as before kflash. */
 	kf_warn(ctx, "%s; trying make flash instead", kflash_context_last_error(ctx));
-	kflash_device_unref(job->device);
-	job->device = NULL;
-	if (r == KFLASH_ERR_NOT_SUPPORTED)
-		job->device = rom_bootloader(ctx);
+	{
+		struct kflash_device *was = job->device;
+
+		job->device = r == KFLASH_ERR_NOT_SUPPORTED ? rom_bootloader(ctx, was) : NULL;
+		kflash_device_unref(was);
+	}
 	if (!job->device) {
 		r = kflash_discovery_locate(ctx, job->board, &job->device);
 		if (r < 0)

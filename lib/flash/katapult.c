@@ -55,7 +55,7 @@ enter(struct kf_flash_job *job, char **path, bool *usb)
 		r = kflash_katapult_enter_usb(ctx, kflash_device_get_path(job->device));
 	if (r == 0)
 		r = kf_katapult_wait_since(
-			ctx, serial, before,
+			ctx, serial, kflash_device_get_usb_port(job->device), before,
 			kflash_context_get_timeout(ctx, KFLASH_TIMEOUT_BOOTLOADER), &katapult);
 	kflash_discovery_unref(before);
 	if (r < 0)

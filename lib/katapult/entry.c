@@ -71,15 +71,22 @@ has_node(const struct kflash_discovery *d, const char *node)
 }
 
 const struct kflash_device *
-kf_new_rom_bootloader(const struct kflash_discovery *now, const struct kflash_discovery *before)
+kf_new_rom_bootloader(const struct kflash_discovery *now,
+		      const struct kflash_discovery *before,
+		      const char *usb_port)
 {
 	for (size_t i = 0; i < kflash_discovery_get_device_count(now); i++) {
 		const struct kflash_device *dev = kflash_discovery_get_device(now, i);
 		enum kflash_device_mode m = kflash_device_get_mode(dev);
+		const char *port = kflash_device_get_usb_port(dev);
 
-		if ((m == KFLASH_MODE_DFU || m == KFLASH_MODE_RP2_BOOT) &&
-		    !has_node(before, kflash_device_get_devnode(dev)))
-			return dev;
+		if ((m != KFLASH_MODE_DFU && m != KFLASH_MODE_RP2_BOOT) ||
+		    has_node(before, kflash_device_get_devnode(dev)))
+			continue;
+		/* Where both ports are known, another port is another board. */
+		if (usb_port && port && strcmp(usb_port, port) != 0)
+			continue;
+		return dev;
 	}
 	return NULL;
 }
@@ -94,6 +101,7 @@ kf_rom_bootloader_name(const struct kflash_device *rom)
 int
 kf_katapult_wait_since(struct kflash_context *ctx,
 		       const char *usb_serial,
+		       const char *usb_port,
 		       struct kflash_discovery *before,
 		       uint32_t timeout_ms,
 		       struct kflash_device **ret)
@@ -122,7 +130,7 @@ kf_katapult_wait_since(struct kflash_context *ctx,
 				*ret = kflash_device_ref(dev);
 		}
 		/* A ROM bootloader that was not there at the first look came instead. */
-		rom = first ? kf_new_rom_bootloader(d, first) : NULL;
+		rom = first ? kf_new_rom_bootloader(d, first, usb_port) : NULL;
 		if (!*ret && rom) {
 			r = kf_error(ctx, KFLASH_ERR_NOT_SUPPORTED,
 				     "the board with serial number %s came back as %s (%04x:%04x) "
@@ -164,5 +172,5 @@ kflash_katapult_wait(struct kflash_context *ctx,
 		     uint32_t timeout_ms,
 		     struct kflash_device **ret)
 {
-	return kf_katapult_wait_since(ctx, usb_serial, NULL, timeout_ms, ret);
+	return kf_katapult_wait_since(ctx, usb_serial, NULL, NULL, timeout_ms, ret);
 }

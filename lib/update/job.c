@@ -42,6 +42,10 @@ kflash_update_new(struct kflash_context *ctx, struct kflash_update **ret)
 	u = calloc(1, sizeof(*u));
 	if (!u)
 		return kf_error(ctx, KFLASH_ERR_NO_MEMORY, "out of memory");
+	if (pthread_mutex_init(&u->lock, NULL) != 0) {
+		free(u);
+		return kf_error(ctx, KFLASH_ERR_NO_MEMORY, "out of memory");
+	}
 	u->refcount = 1;
 	u->ctx = kflash_context_ref(ctx);
 	u->method = KFLASH_METHOD_NONE;
@@ -69,11 +73,13 @@ kflash_update_unref(struct kflash_update *u)
 		free(b->given);
 		free(b->message);
 		free(b->iface);
+		free(b->usb_port);
 		kflash_board_unref(b->board);
 		kflash_firmware_unref(b->firmware);
 	}
 	free(u->boards);
 	free(u->klipper_message);
+	pthread_mutex_destroy(&u->lock);
 	kflash_context_unref(u->ctx);
 	free(u);
 	return NULL;
@@ -112,20 +118,29 @@ kf_update_add(struct kflash_update *u, const char *name, struct job_board **ret)
 }
 
 void
-kf_update_fail(struct kflash_update *u, struct job_board *b, int r)
+kf_update_fail_in(struct kflash_update *u, struct kflash_context *ctx, struct job_board *b, int r)
 {
+	char *message = kf_strdup(kflash_context_last_error(ctx));
 	struct kf_scope prev;
 
+	pthread_mutex_lock(&u->lock);
 	b->go = false;
 	b->result = KFLASH_RESULT_FAILED;
 	b->error = r;
-	b->hint = kflash_context_last_error_hint(u->ctx);
+	b->hint = kflash_context_last_error_hint(ctx);
 	free(b->message);
-	b->message = kf_strdup(kflash_context_last_error(u->ctx));
+	b->message = message;
+	pthread_mutex_unlock(&u->lock);
 	/* Said once, about the board, in the phase it failed in. */
-	prev = kf_scope_enter(u->ctx, kf_scope_current(u->ctx).phase, b->name);
-	kf_log(u->ctx, KFLASH_LEVEL_ERROR, "%s", b->message ? b->message : kflash_strerror(r));
-	kf_scope_leave(u->ctx, prev);
+	prev = kf_scope_enter(ctx, kf_scope_current(ctx).phase, b->name);
+	kf_log(ctx, KFLASH_LEVEL_ERROR, "%s", message ? message : kflash_strerror(r));
+	kf_scope_leave(ctx, prev);
+}
+
+void
+kf_update_fail(struct kflash_update *u, struct job_board *b, int r)
+{
+	kf_update_fail_in(u, u->ctx, b, r);
 }
 
 size_t
@@ -203,6 +218,21 @@ kflash_update_set_method(struct kflash_update *u, enum kflash_method method)
 	(KFLASH_UPDATE_DRY_RUN | KFLASH_UPDATE_FORCE | KFLASH_UPDATE_NO_BUILD |                    \
 	 KFLASH_UPDATE_FAIL_FAST | KFLASH_UPDATE_CLEAN | KFLASH_UPDATE_REFLASH |                   \
 	 KFLASH_UPDATE_KEEP_GOING)
+
+KFLASH_EXPORT int
+kflash_update_set_jobs(struct kflash_update *u, unsigned int jobs)
+{
+	int r = check_not_run(u);
+
+	if (r < 0)
+		return r;
+	if (jobs > KFLASH_UPDATE_JOBS_MAX)
+		return kf_error(u->ctx, KFLASH_ERR_INVALID,
+				"%u boards at once is too many: at most %u", jobs,
+				KFLASH_UPDATE_JOBS_MAX);
+	u->jobs = jobs;
+	return 0;
+}
 
 KFLASH_EXPORT int
 kflash_update_set_flags(struct kflash_update *u, unsigned int flags)

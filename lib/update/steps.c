@@ -8,14 +8,17 @@
 bool
 kf_update_stop_early(struct kflash_update *u)
 {
+	bool failed = false;
+
 	if (kflash_context_is_cancelled(u->ctx))
 		return true;
 	if (!(u->flags & KFLASH_UPDATE_FAIL_FAST))
 		return false;
-	for (size_t i = 0; i < u->count; i++)
-		if (u->boards[i].result == KFLASH_RESULT_FAILED)
-			return true;
-	return false;
+	pthread_mutex_lock(&u->lock);
+	for (size_t i = 0; !failed && i < u->count; i++)
+		failed = u->boards[i].result == KFLASH_RESULT_FAILED;
+	pthread_mutex_unlock(&u->lock);
+	return failed;
 }
 
 int
@@ -91,6 +94,21 @@ found_bridge(struct kflash_update *u, struct job_board *b, const struct kflash_d
 		kflash_device_mode_name(kflash_device_get_mode(dev)), kflash_device_get_path(dev));
 }
 
+/* A serial board: its port tells it apart from the others in a ROM bootloader. */
+static void
+found_serial(struct kflash_update *u, struct job_board *b, const struct kflash_device *dev)
+{
+	if (kflash_device_get_usb_port(dev))
+		b->usb_port = kf_strdup(kflash_device_get_usb_port(dev));
+	if (kflash_device_get_mode(dev) == KFLASH_MODE_UNKNOWN)
+		kf_info(u->ctx, "at %s, a serial port of unknown mode",
+			kflash_device_get_path(dev));
+	else
+		kf_info(u->ctx, "%s mode at %s",
+			kflash_device_mode_name(kflash_device_get_mode(dev)),
+			kflash_device_get_path(dev));
+}
+
 void
 kf_update_discover(struct kflash_update *u)
 {
@@ -112,17 +130,12 @@ kf_update_discover(struct kflash_update *u)
 		r = kflash_discovery_locate(u->ctx, b->board, &dev);
 		if (r == KFLASH_ERR_NOT_SUPPORTED && link == KFLASH_LINK_CAN)
 			found_can_node(u, b);
-		else if (r == 0 && link != KFLASH_LINK_SERIAL)
-			found_bridge(u, b, dev);
-		else if (r == 0 && kflash_device_get_mode(dev) == KFLASH_MODE_UNKNOWN)
-			kf_info(u->ctx, "at %s, a serial port of unknown mode",
-				kflash_device_get_path(dev));
-		else if (r == 0)
-			kf_info(u->ctx, "%s mode at %s",
-				kflash_device_mode_name(kflash_device_get_mode(dev)),
-				kflash_device_get_path(dev));
-		else
+		else if (r < 0)
 			kf_update_fail(u, b, r);
+		else if (link != KFLASH_LINK_SERIAL)
+			found_bridge(u, b, dev);
+		else
+			found_serial(u, b, dev);
 		kflash_device_unref(dev);
 		kf_scope_leave(u->ctx, inner);
 	}

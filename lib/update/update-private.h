@@ -5,6 +5,7 @@
  */
 #pragma once
 
+#include <pthread.h>
 #include <stdbool.h>
 
 #include "libkflash-private.h"
@@ -25,6 +26,7 @@ struct job_board {
 	bool came_back;
 	int link;       /* enum kflash_link, a bridge found by its UUID included */
 	char *iface;    /* a CAN board's interface (a bridge's own), or NULL */
+	char *usb_port; /* a USB board's port, as found, or NULL */
 	bool bridge_up; /* a bridge found running as one (not in Katapult) */
 	bool tried;     /* its flash began (a failure before the stop is not one) */
 };
@@ -37,6 +39,10 @@ struct kflash_update {
 	bool all, ran;
 	struct job_board *boards;
 	size_t count;
+
+	unsigned int jobs; /* boards flashed at once at most; 0: every independent link */
+	/* Guards the boards' results while workers flash (flashing.c). */
+	pthread_mutex_t lock;
 
 	int gate; /* enum kflash_gate, 0 before the gate */
 	bool stopped, restarted;
@@ -52,6 +58,10 @@ kf_update_add(struct kflash_update *u, const char *name, struct job_board **ret)
 /* Board @b failed with @r (the context's last error holds the message and hint). */
 void
 kf_update_fail(struct kflash_update *u, struct job_board *b, int r);
+
+/* The same, where @ctx (a worker's) holds the error; @u's lock is taken. */
+void
+kf_update_fail_in(struct kflash_update *u, struct kflash_context *ctx, struct job_board *b, int r);
 
 /* How many boards are still to be flashed. */
 size_t
@@ -93,6 +103,18 @@ kf_update_mark_current(struct kflash_update *u);
 /* Stop, flash every board, start, confirm: the printer's downtime. */
 int
 kf_update_service_window(struct kflash_update *u);
+
+/* ---- flashing.c ---- */
+
+/*
+ * Flash every board that is to be flashed: boards on independent links at
+ * once (up to @u->jobs), the boards of one CAN interface one after the
+ * other and its bridge last, boards that need Klipper's make or a ROM
+ * bootloader without a known port one at a time. Each result is recorded
+ * as it comes.
+ */
+void
+kf_update_flash_all(struct kflash_update *u);
 
 /* True when the job must go no further: cancelled, or a failure with fail-fast. */
 bool

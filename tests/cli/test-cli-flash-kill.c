@@ -2,7 +2,8 @@
 /*
  * The kill matrix: kflash flash is killed with SIGINT, SIGTERM, SIGHUP
  * and SIGKILL during the build, right after the stop, mid-transfer and
- * during the verify; after every stop, klipper is started exactly once.
+ * during the verify, and while two boards are flashed at once; after every
+ * stop, klipper is started exactly once.
  */
 #include <dirent.h>
 #include <signal.h>
@@ -147,8 +148,60 @@ START_TEST(flash_kill_matrix)
 }
 END_TEST
 
+/*
+ * Two boards flashed at once, killed while both transfer (or while both
+ * verify): one start for the one stop, and no COMPLETE on either.
+ */
+START_TEST(flash_kill_matrix_parallel)
+{
+	int sig = signals[_i % 4], status;
+	bool verify = _i >= 4;
+	static const char *const slow[] = { "--rate", "20000", NULL };
+	const char *args[] = { "flash", "--all", NULL };
+	long waited = 0;
+	pid_t pid;
+
+	fx_setup();
+	fx_board(0, "octopus", "stm32f446xx", OCTOPUS, "stm32f446_usb", slow);
+	fx_board(1, "pico", "stm32f446xx", EBB, "stm32f446_usb", slow);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct kf_cli_result r = kf_cli_run(fx.env, args);
+
+		_exit(r.status);
+	}
+	while (kf_sim_log_count(fx.sims[0], verify ? "rx REQUEST_BLOCK" : "rx SEND_BLOCK") <= 3 ||
+	       kf_sim_log_count(fx.sims[1], verify ? "rx REQUEST_BLOCK" : "rx SEND_BLOCK") <= 3) {
+		ck_assert_msg(waited < 60000, "the run never reached both boards' %s",
+			      verify ? "verify" : "transfer");
+		ck_assert_msg(waitpid(pid, &status, WNOHANG) == 0,
+			      "kflash ended before both boards were flashed at once (status 0x%x)",
+			      status);
+		usleep(2000);
+		waited += 2;
+	}
+	ck_assert_int_eq(kill(child_of(pid), sig), 0);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	for (waited = 0; fx_count("systemctl start klipper") < 1 &&
+			 waited < (kf_test_under_valgrind() ? 20000 : 2000);
+	     waited += 5)
+		usleep(5000);
+	usleep(100000);
+	ck_assert_msg(fx_count("systemctl start klipper") == 1 &&
+			      fx_count("systemctl stop klipper") == 1,
+		      "%s while both %s: %d stops, %d starts", strsignal(sig),
+		      verify ? "verify" : "transfer", fx_count("systemctl stop klipper"),
+		      fx_count("systemctl start klipper"));
+	ck_assert_int_eq(kf_sim_log_count(fx.sims[0], "rx COMPLETE"), 0);
+	ck_assert_int_eq(kf_sim_log_count(fx.sims[1], "rx COMPLETE"), 0);
+	fx_teardown();
+}
+END_TEST
+
 KF_TEST_SUITE(cli_flash_kill)
 {
+	kf_test_add_loop(flash_kill_matrix_parallel, 8);
 	kf_test_add_loop(flash_kill_matrix, (int)(sizeof(moments) / sizeof(moments[0]) *
 						  sizeof(signals) / sizeof(signals[0])));
 }
