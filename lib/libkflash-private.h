@@ -111,6 +111,10 @@ struct kf_service_ops {
 struct kf_service_ops *
 kf_context_service_ops(struct kflash_context *ctx);
 
+/* The job server the context's builds share (lib/build), or NULL. */
+struct kflash_jobserver **
+kf_context_jobserver(struct kflash_context *ctx);
+
 /* ---- cancellation and time ---- */
 
 /* A descriptor that becomes readable when the context is cancelled. */
