@@ -141,6 +141,10 @@ struct kf_service_ops {
 struct kf_service_ops *
 kf_context_service_ops(struct kflash_context *ctx);
 
+/* The job server the context's builds share (lib/build), or NULL. */
+struct kflash_jobserver **
+kf_context_jobserver(struct kflash_context *ctx);
+
 /* ---- worker contexts: one per thread of a job that runs in parallel ---- */
 
 /*

@@ -107,6 +107,84 @@ kflash_build_get_firmware(const struct kflash_build *build);
 const char *
 kflash_build_get_fingerprint(const struct kflash_build *build);
 
+/**
+ * @name Builds at once: a shared job server
+ *
+ * Builds of distinct boards may run at the same time, each on a context
+ * of its own in a thread of its own. Without a job server each make runs
+ * one job per CPU, so that two builds at once run twice as many jobs as
+ * there are CPUs. A job server hands out a fixed number of job slots (GNU
+ * make's jobserver protocol): every build whose context has it takes one
+ * slot for its make and make one more for each further job, so that all of
+ * them together never run more jobs than it has slots, and a build whose
+ * make has little to do (linking, generating files) leaves its CPUs to the
+ * others. A job server serves the contexts of one process.
+ * @{
+ */
+
+/** A job server shared by builds (opaque, reference counted, thread-safe). */
+struct kflash_jobserver;
+
+/**
+ * Create a job server.
+ *
+ * @param ctx The context that failures are recorded on.
+ * @param slots The number of jobs that may run at once; 0 means the
+ * number of online CPUs.
+ * @param[out] ret The job server, with a reference count of 1.
+ * @return 0; KFLASH_ERR_INVALID (no @p ret, more than 4096 slots);
+ * KFLASH_ERR_IO; KFLASH_ERR_NO_MEMORY.
+ */
+int
+kflash_jobserver_new(struct kflash_context *ctx, unsigned int slots, struct kflash_jobserver **ret);
+
+/**
+ * Take a reference; may be called from any thread.
+ *
+ * @param js A job server, or NULL.
+ * @return @p js.
+ */
+struct kflash_jobserver *
+kflash_jobserver_ref(struct kflash_jobserver *js);
+
+/**
+ * Drop a reference; may be called from any thread. The job server is freed
+ * with the last one (each context that has it holds one).
+ *
+ * @param js A job server, or NULL.
+ * @return NULL.
+ */
+struct kflash_jobserver *
+kflash_jobserver_unref(struct kflash_jobserver *js);
+
+/**
+ * @param js A job server.
+ * @return Its number of slots, or 0 for NULL.
+ */
+unsigned int
+kflash_jobserver_get_slots(const struct kflash_jobserver *js);
+
+/**
+ * Make the builds on @p ctx share @p js's slots (the context takes a
+ * reference). A build waiting for a slot can be cancelled.
+ *
+ * @param ctx A context.
+ * @param js A job server, or NULL for one job per CPU again (the default).
+ * @return 0, or KFLASH_ERR_INVALID when @p ctx is NULL.
+ */
+int
+kflash_context_set_jobserver(struct kflash_context *ctx, struct kflash_jobserver *js);
+
+/**
+ * @param ctx A context.
+ * @return The job server set with kflash_context_set_jobserver(), owned by
+ * the context, or NULL.
+ */
+struct kflash_jobserver *
+kflash_context_get_jobserver(struct kflash_context *ctx);
+
+/** @} */
+
 /** @} */
 
 #ifdef __cplusplus

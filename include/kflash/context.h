@@ -35,8 +35,9 @@ struct kflash_context;
  * usual Klipper paths), overridden by the environment variables
  * KFLASH_CONFIG_DIR, KFLASH_REGISTRY, KFLASH_CACHE_DIR,
  * KFLASH_KLIPPER_DIR, KFLASH_SERVICE, KFLASH_KLIPPY_SOCKET, KFLASH_DEV_DIR,
- * KFLASH_SYS_DIR and KFLASH_CAN_SOCKET_DIR, read once here. The setters
- * below override both.
+ * KFLASH_SYS_DIR, KFLASH_CAN_SOCKET_DIR and KFLASH_CCACHE, read once here
+ * (and KFLASH_NO_CCACHE, see kflash_context_set_ccache_enabled()). The
+ * setters below override both.
  *
  * The context is silent until an event handler is set, unless
  * LIBKFLASH_DEBUG is set in the environment: then every event is printed
@@ -217,7 +218,43 @@ kflash_context_set_can_socket_dir(struct kflash_context *ctx, const char *path);
 const char *
 kflash_context_get_can_socket_dir(struct kflash_context *ctx);
 
+/**
+ * Set the ccache program that builds run the compiler through. Default:
+ * `ccache`; environment: KFLASH_CCACHE. A value with a '/' is a path (made
+ * absolute when it is set), any other a name looked up on PATH when a build
+ * starts. When the program is not found, builds run the compiler directly.
+ * Each board has a cache of its own, `<cache dir>/boards/<board>/ccache/`,
+ * so that no board is ever built with another's objects; the fingerprint
+ * of a build does not depend on ccache.
+ */
+int
+kflash_context_set_ccache(struct kflash_context *ctx, const char *program);
+/** @return The ccache program. */
+const char *
+kflash_context_get_ccache(struct kflash_context *ctx);
+
 /** @} */
+
+/**
+ * Turn the use of ccache by builds on or off (see
+ * kflash_context_set_ccache()). Default: on, or off when the environment
+ * variable KFLASH_NO_CCACHE is set to a non-empty value when the context is
+ * created.
+ *
+ * @param ctx A context.
+ * @param enabled 0: builds never run ccache; any other value: builds run
+ * the compiler through ccache when it is found.
+ * @return 0, or KFLASH_ERR_INVALID when @p ctx is NULL.
+ */
+int
+kflash_context_set_ccache_enabled(struct kflash_context *ctx, int enabled);
+
+/**
+ * @param ctx A context.
+ * @return 1 when builds use ccache where it is found, else 0.
+ */
+int
+kflash_context_get_ccache_enabled(const struct kflash_context *ctx);
 
 /**
  * The timeouts a context applies, in milliseconds. 0 means "no limit"

@@ -7,6 +7,7 @@
 #include <json-c/json.h>
 #include <string.h>
 
+#include "build-private.h"
 #include "internal/fs.h"
 #include "klipper/klipper.h"
 #include "libkflash-private.h"
@@ -78,39 +79,10 @@ cross_prefix(const struct kflash_config *c)
 	return "arm-none-eabi-";
 }
 
-static char *
-compiler_version(struct kflash_context *ctx, const struct kflash_config *c)
-{
-	_cleanup_free_ char *gcc = kf_strdup_printf("%sgcc", cross_prefix(c));
-	const char *argv[] = { gcc, "--version", NULL };
-	struct kf_process_opts o = {
-		.argv = argv,
-		.timeout_ms = kflash_context_get_timeout(ctx, KFLASH_TIMEOUT_COMMAND),
-		.capture_stdout = true,
-		.quiet = true,
-	};
-	struct kf_process_result res;
-	char *version = NULL;
-	int r;
-
-	if (!gcc)
-		return NULL;
-	r = kf_process_run(ctx, &o, &res);
-	if (r == 0 && res.exit_code == 0 && res.out) {
-		res.out[strcspn(res.out, "\n")] = '\0';
-		version = kf_strdup(res.out);
-	}
-	kf_process_result_clear(&res);
-	if (r == KFLASH_ERR_CANCELLED)
-		return NULL;
-	/* No compiler: make will say so; the fingerprint notes it. */
-	return version ? version : kf_strdup_printf("%s: not found", gcc);
-}
-
 static int
 fingerprint(struct kflash_context *ctx, const struct kflash_config *c, char out[65], char **version)
 {
-	_cleanup_free_ char *text = NULL, *compiler = NULL;
+	_cleanup_free_ char *text = NULL, *compiler = NULL, *gcc = NULL;
 	struct kf_sha256 sha;
 	size_t len;
 	int r;
@@ -118,13 +90,14 @@ fingerprint(struct kflash_context *ctx, const struct kflash_config *c, char out[
 	r = kf_fs_read_file(ctx, kflash_config_get_path(c), 1024 * 1024, 0, &text, &len);
 	if (r < 0)
 		return r;
-	r = kf_klipper_version(ctx, version);
+	r = kf_cached_klipper_version(ctx, version);
 	if (r < 0)
 		return r;
 	/* A tree without git: every build is the same "unknown" version. */
 	if (!*version && !(*version = kf_strdup("unknown")))
 		return kf_error(ctx, KFLASH_ERR_NO_MEMORY, "out of memory");
-	compiler = compiler_version(ctx, c);
+	gcc = kf_strdup_printf("%sgcc", cross_prefix(c));
+	compiler = gcc ? kf_cached_compiler_version(ctx, gcc) : NULL;
 	if (!compiler)
 		return kf_check_cancel(ctx) < 0
 			       ? KFLASH_ERR_CANCELLED
@@ -273,9 +246,15 @@ check_artifact(struct kflash_context *ctx, const struct kflash_board *board, str
 }
 
 static int
-run_make(struct kflash_context *ctx, const struct kflash_config *c, const char *out, bool clean)
+run_make(struct kflash_context *ctx,
+	 const struct kflash_config *c,
+	 const char *board,
+	 const char *out,
+	 bool clean)
 {
 	static const char *const clean_target[] = { "clean", NULL };
+	_cleanup_free_ char *gcc = kf_strdup_printf("%sgcc", cross_prefix(c));
+	_cleanup_strv_ char **vars = NULL, **env = NULL;
 	struct kf_make m = {
 		.config = kflash_config_get_path(c),
 		.out = out,
@@ -283,9 +262,9 @@ run_make(struct kflash_context *ctx, const struct kflash_config *c, const char *
 		.parallel = true,
 		.low_priority = true,
 	};
-	int r = 0;
+	int r = gcc ? 0 : kf_error(ctx, KFLASH_ERR_NO_MEMORY, "out of memory");
 
-	if (clean) {
+	if (r == 0 && clean) {
 		struct kf_make mc = m;
 
 		mc.targets = clean_target;
@@ -295,7 +274,12 @@ run_make(struct kflash_context *ctx, const struct kflash_config *c, const char *
 	if (r == 0)
 		r = kf_fs_mkdir_p(ctx, out, 0700);
 	if (r == 0)
+		r = kf_ccache_setup(ctx, gcc, board, &vars, &env);
+	if (r == 0) {
+		m.vars = (const char *const *)vars;
+		m.env = (const char *const *)env;
 		r = kf_klipper_make(ctx, &m);
+	}
 	return r;
 }
 
@@ -347,7 +331,7 @@ build(struct kflash_context *ctx,
 	clean = (flags & KFLASH_BUILD_CLEAN) || !kf_streq(last.fingerprint, b->fingerprint);
 	kf_info(ctx, "building Klipper %s for a %s%s", version, kflash_config_get_mcu(c),
 		clean ? " (clean build)" : "");
-	r = run_make(ctx, c, out, clean);
+	r = run_make(ctx, c, name, out, clean);
 	if (r < 0)
 		goto out;
 	b->artifact = find_artifact(out);

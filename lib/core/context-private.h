@@ -17,6 +17,7 @@ enum kf_location {
 	KF_LOC_DEV_DIR,
 	KF_LOC_SYS_DIR,
 	KF_LOC_CAN_SOCKET_DIR,
+	KF_LOC_CCACHE,
 	KF_LOC_COUNT,
 };
 
@@ -43,6 +44,9 @@ struct kflash_context {
 	char *resolved[KF_LOC_COUNT]; /* what the getter handed out */
 
 	uint32_t timeouts[KF_TIMEOUT_COUNT];
+
+	bool ccache_off;                    /* builds do not use ccache (KFLASH_NO_CCACHE) */
+	struct kflash_jobserver *jobserver; /* shared by builds, or NULL */
 
 	volatile sig_atomic_t cancelled;
 	int cancel_pipe[2];

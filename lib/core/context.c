@@ -12,6 +12,8 @@
 struct location_info {
 	const char *env;
 	bool is_path;
+	/* A program: a path when it has a '/', else a name looked up on PATH. */
+	bool is_program;
 };
 
 static const struct location_info locations[KF_LOC_COUNT] = {
@@ -24,6 +26,7 @@ static const struct location_info locations[KF_LOC_COUNT] = {
 	[KF_LOC_DEV_DIR] = { "KFLASH_DEV_DIR", true },
 	[KF_LOC_SYS_DIR] = { "KFLASH_SYS_DIR", true },
 	[KF_LOC_CAN_SOCKET_DIR] = { "KFLASH_CAN_SOCKET_DIR", true },
+	[KF_LOC_CCACHE] = { "KFLASH_CCACHE", false, true },
 };
 
 static const uint32_t default_timeouts[KF_TIMEOUT_COUNT] = {
@@ -53,13 +56,21 @@ value_is_valid(const char *value)
 }
 
 static char *
+location_value(enum kf_location loc, const char *v)
+{
+	if (locations[loc].is_path || (locations[loc].is_program && strchr(v, '/')))
+		return absolute_path(v);
+	return strdup(v);
+}
+
+static char *
 env_value(enum kf_location loc)
 {
 	const char *v = secure_getenv(locations[loc].env);
 
 	if (!value_is_valid(v))
 		return NULL;
-	return locations[loc].is_path ? absolute_path(v) : strdup(v);
+	return location_value(loc, v);
 }
 
 static char *
@@ -96,7 +107,7 @@ KFLASH_EXPORT int
 kflash_context_new(struct kflash_context **ret)
 {
 	struct kflash_context *ctx;
-	const char *debug;
+	const char *debug, *no_ccache;
 
 	if (!ret)
 		return KFLASH_ERR_INVALID;
@@ -130,6 +141,9 @@ kflash_context_new(struct kflash_context **ret)
 
 	if (pipe2(ctx->cancel_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
 		goto oom;
+
+	no_ccache = secure_getenv("KFLASH_NO_CCACHE");
+	ctx->ccache_off = no_ccache && *no_ccache;
 
 	debug = secure_getenv("LIBKFLASH_DEBUG");
 	if (debug && *debug) {
@@ -167,6 +181,7 @@ kflash_context_unref(struct kflash_context *ctx)
 	for (int i = 0; i < 2; i++)
 		if (ctx->cancel_pipe[i] >= 0)
 			close(ctx->cancel_pipe[i]);
+	kflash_jobserver_unref(ctx->jobserver);
 	free(ctx->home);
 	free(ctx->last_error);
 	free(ctx->last_error_subject);
@@ -235,6 +250,8 @@ default_value(struct kflash_context *ctx, enum kf_location loc)
 		return strdup("/dev");
 	case KF_LOC_SYS_DIR:
 		return strdup("/sys");
+	case KF_LOC_CCACHE:
+		return strdup("ccache");
 	case KF_LOC_CAN_SOCKET_DIR: /* unset: CAN interfaces are the kernel's */
 	case KF_LOC_COUNT:
 		break;
@@ -279,7 +296,7 @@ set_location(struct kflash_context *ctx, enum kf_location loc, const char *value
 			return kf_error(ctx, KFLASH_ERR_INVALID,
 					"%s must be a non-empty value without newlines",
 					locations[loc].env);
-		copy = locations[loc].is_path ? absolute_path(value) : strdup(value);
+		copy = location_value(loc, value);
 		if (!copy)
 			return kf_error(ctx, KFLASH_ERR_NO_MEMORY, "out of memory");
 	}
@@ -307,6 +324,22 @@ LOCATION_ACCESSORS(klippy_socket, KF_LOC_KLIPPY_SOCKET)
 LOCATION_ACCESSORS(dev_dir, KF_LOC_DEV_DIR)
 LOCATION_ACCESSORS(sys_dir, KF_LOC_SYS_DIR)
 LOCATION_ACCESSORS(can_socket_dir, KF_LOC_CAN_SOCKET_DIR)
+LOCATION_ACCESSORS(ccache, KF_LOC_CCACHE)
+
+KFLASH_EXPORT int
+kflash_context_set_ccache_enabled(struct kflash_context *ctx, int enabled)
+{
+	if (!ctx)
+		return KFLASH_ERR_INVALID;
+	ctx->ccache_off = !enabled;
+	return 0;
+}
+
+KFLASH_EXPORT int
+kflash_context_get_ccache_enabled(const struct kflash_context *ctx)
+{
+	return ctx && !ctx->ccache_off ? 1 : 0;
+}
 
 static bool
 timeout_is_known(enum kflash_timeout which)
@@ -435,6 +468,12 @@ kf_context_service_ops(struct kflash_context *ctx)
 	return &ctx->service;
 }
 
+struct kflash_jobserver **
+kf_context_jobserver(struct kflash_context *ctx)
+{
+	return &ctx->jobserver;
+}
+
 KFLASH_EXPORT const char *
 kflash_version(void)
 {
@@ -463,6 +502,9 @@ kf_context_new_worker(struct kflash_context *parent, struct kflash_context **ret
 	memcpy(ctx->timeouts, parent->timeouts, sizeof(ctx->timeouts));
 	ctx->service = parent->service;
 	ctx->scope = parent->scope;
+	ctx->ccache_off = parent->ccache_off;
+	/* One job server for every build, whichever thread runs it. */
+	ctx->jobserver = kflash_jobserver_ref(parent->jobserver);
 	if (!ctx->home || !ctx->last_error)
 		goto oom;
 	/* The locations as the parent resolves them now, fixed for the worker's life. */

@@ -166,6 +166,9 @@ static void __attribute__((noreturn)) child_exec(const struct kf_process_opts *o
 		syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0,
 			IOPRIO_CLASS_IDLE << IOPRIO_CLASS_SHIFT);
 
+	for (const int *fd = opts->inherit_fds; fd && *fd >= 0; fd++)
+		if (fcntl(*fd, F_SETFD, 0) < 0)
+			child_fail(errpipe, errno);
 	if (opts->cwd && chdir(opts->cwd) < 0)
 		child_fail(errpipe, errno);
 

@@ -25,6 +25,8 @@ struct kf_process_opts {
 	const char *const *argv;
 	/* Overlay on the environment: "KEY=VALUE" sets, "KEY" removes. */
 	const char *const *env;
+	/* Descriptors the child inherits (a job server's pipe); -1 ends it. */
+	const int *inherit_fds;
 	/* Working directory of the child; NULL keeps ours. */
 	const char *cwd;
 	/* Kill the child's group after this long; 0 means no limit. */

@@ -2,6 +2,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "build/build-private.h"
 #include "klipper.h"
 #include "libkflash-private.h"
 
@@ -40,10 +41,9 @@ int
 kf_klipper_make(struct kflash_context *ctx, const struct kf_make *m)
 {
 	const char *klipper = kflash_context_get_klipper_dir(ctx);
-	static const char *const env[] = { "PYTHONDONTWRITEBYTECODE=1", NULL };
-	_cleanup_strv_ char **argv = NULL;
+	struct kflash_jobserver *js = m->parallel ? kflash_context_get_jobserver(ctx) : NULL;
+	_cleanup_strv_ char **argv = NULL, **env = NULL;
 	struct kf_process_opts o = {
-		.env = env,
 		.timeout_ms = m->timeout_ms,
 		.interactive = m->interactive,
 		.nice = m->low_priority ? 10 : 0,
@@ -61,7 +61,8 @@ kf_klipper_make(struct kflash_context *ctx, const struct kf_make *m)
 	    !kf_strv_push(&argv, "-C") || !kf_strv_push(&argv, klipper) ||
 	    !kf_strv_pushf(&argv, "KCONFIG_CONFIG=%s", m->config) ||
 	    !kf_strv_pushf(&argv, "OUT=%s", m->out) ||
-	    (m->parallel && !kf_strv_pushf(&argv, "-j%ld", cpus > 0 ? cpus : 1)))
+	    (m->parallel && !js && !kf_strv_pushf(&argv, "-j%ld", cpus > 0 ? cpus : 1)) ||
+	    !kf_strv_push(&env, "PYTHONDONTWRITEBYTECODE=1"))
 		return kf_error(ctx, KFLASH_ERR_NO_MEMORY, "out of memory");
 	for (const char *const *v = m->vars; v && *v; v++)
 		if (!kf_strv_push(&argv, *v))
@@ -69,10 +70,28 @@ kf_klipper_make(struct kflash_context *ctx, const struct kf_make *m)
 	for (const char *const *t = m->targets; t && *t; t++)
 		if (!kf_strv_push(&argv, *t))
 			return kf_error(ctx, KFLASH_ERR_NO_MEMORY, "out of memory");
+	for (const char *const *e = m->env; e && *e; e++)
+		if (!kf_strv_push(&env, *e))
+			return kf_error(ctx, KFLASH_ERR_NO_MEMORY, "out of memory");
+	if (js) {
+		char *flags = kf_jobserver_makeflags(js);
+
+		if (!flags || !kf_strv_push(&env, flags)) {
+			free(flags);
+			return kf_error(ctx, KFLASH_ERR_NO_MEMORY, "out of memory");
+		}
+		free(flags);
+		o.inherit_fds = kf_jobserver_fds(js);
+	}
 	o.argv = (const char *const *)argv;
+	o.env = (const char *const *)env;
 	kf_debug(ctx, "running make -C %s KCONFIG_CONFIG=%s OUT=%s %s", klipper, m->config, m->out,
 		 m->targets && m->targets[0] ? m->targets[0] : "");
+	if (js && (r = kf_jobserver_acquire(ctx, js)) < 0)
+		return r;
 	r = kf_process_run(ctx, &o, &res);
+	if (js)
+		kf_jobserver_release(ctx, js);
 	if (r == 0 && res.exit_code != 0)
 		r = kf_error(ctx, KFLASH_ERR_BUILD, "make %s failed with exit status %d%s%s",
 			     m->targets && m->targets[0] ? m->targets[0] : "", res.exit_code,

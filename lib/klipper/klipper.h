@@ -29,9 +29,14 @@ struct kf_make {
 	const char *out;            /* OUT= */
 	const char *const *targets; /* NULL-terminated; none: the default build */
 	const char *const *vars;    /* more VAR=VALUE arguments, NULL-terminated */
+	const char *const *env;     /* more environment, as kf_process_opts.env */
 	uint32_t timeout_ms;
-	bool interactive;  /* menuconfig: the terminal passes through */
-	bool parallel;     /* -j<number of CPUs> */
+	bool interactive; /* menuconfig: the terminal passes through */
+	/*
+	 * -j<number of CPUs>, or, when the context has a job server, as many
+	 * jobs as its slots allow, shared with every other build using it.
+	 */
+	bool parallel;
 	bool low_priority; /* nice 10 and the idle I/O class */
 };
 

@@ -344,6 +344,20 @@ START_TEST(build_again_when_the_config_or_compiler_changes)
 	ck_assert_int_eq(log_lines("make clean"), 2);
 	kflash_build_unref(r);
 
+	/*
+	 * A new compiler (the version is read again when the program changes:
+	 * a copy of the fake, first on PATH, telling another version).
+	 */
+	{
+		char cmd[9000], path[9000];
+
+		snprintf(cmd, sizeof(cmd),
+			 "mkdir -p '%s/bin' && cp '%s/arm-none-eabi-gcc' '%s/bin/'", dir,
+			 getenv("KF_FAKES_BIN"), dir);
+		ck_assert_int_eq(system(cmd), 0);
+		snprintf(path, sizeof(path), "%s/bin:%s", dir, getenv("PATH"));
+		setenv("PATH", path, 1);
+	}
 	setenv("KF_FAKE_GCC_VERSION", "arm-none-eabi-gcc 13.2.1", 1);
 	r = build_ok(b, 0);
 	ck_assert_int_eq(kflash_build_get_result(r), KFLASH_BUILD_BUILT);

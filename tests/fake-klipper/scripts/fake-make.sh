@@ -1,6 +1,12 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# The fake Klipper build: fake-make.sh TARGET CONFIG OUT [FLASH_DEVICE]
+# The fake Klipper build: fake-make.sh TARGET CONFIG OUT [FLASH_DEVICE [CC]]
+#
+# With CC (given on make's command line), the build compiles each object
+# with it: `$CC -c src/NAME.c -o OUT/src/NAME.o`. The log line then ends in
+# " CC=<it>", and, when make runs as a job server's client, in
+# " jobserver=ok" (or "=closed" when its descriptors did not reach us),
+# and " make-jobs=N" when make itself was given -jN.
 #
 #   KF_FAKE_KLIPPER_LOG        append one line per invocation here
 #   KF_FAKE_MENUCONFIG_FROM    menuconfig copies this file over the config
@@ -11,15 +17,32 @@
 #   KF_FAKE_KLIPPER_DICT_MCU   klipper.dict names this MCU, whatever the config says
 #   KF_FAKE_KLIPPER_NO_DICT    the build writes no klipper.dict
 #   KF_FAKE_KLIPPER_NO_FIRMWARE  the build succeeds but writes no firmware
+#   KF_FAKE_KLIPPER_TAKE_SLOT  the build takes a job slot and never gives it
+#                              back (as a killed make's jobs do), then hangs
 set -eu
 target=$1
 config=$2
 out=$3
 device=${4:-}
+cc=${5:-}
 tree=$(cd "$(dirname "$0")/.." && pwd)
 
+# The job server's descriptors, from MAKEFLAGS' --jobserver-auth=R,W.
+jobserver=
+auth=$(printf '%s\n' "${MAKEFLAGS:-}" | sed -n 's/.*--jobserver-auth=\([0-9]*\),\([0-9]*\).*/\1 \2/p')
+if [ -n "$auth" ]; then
+	set -- $auth
+	if [ -e "/proc/$$/fd/$1" ] && [ -e "/proc/$$/fd/$2" ]; then
+		jobserver=ok
+	else
+		jobserver=closed
+	fi
+	slot_fd=$1
+fi
+make_jobs=$(printf '%s\n' " ${MAKEFLAGS:-}" | sed -n 's/.* -j\([0-9][0-9]*\).*/\1/p')
+
 if [ -n "${KF_FAKE_KLIPPER_LOG:-}" ]; then
-	echo "make $target KCONFIG_CONFIG=$config OUT=$out${device:+ FLASH_DEVICE=$device}" \
+	echo "make $target KCONFIG_CONFIG=$config OUT=$out${device:+ FLASH_DEVICE=$device}${cc:+ CC=$cc}${jobserver:+ jobserver=$jobserver}${make_jobs:+ make-jobs=$make_jobs}" \
 		>>"$KF_FAKE_KLIPPER_LOG"
 fi
 version=$(git -c safe.directory="$tree" -C "$tree" describe --always --tags --long --dirty \
@@ -66,6 +89,14 @@ build)
 		echo "make: *** [Makefile:104: ${out}src/sched.o] Error 1" >&2
 		exit 2
 	fi
+	if [ -n "${KF_FAKE_KLIPPER_TAKE_SLOT:-}" ] && [ "$jobserver" = ok ]; then
+		# One byte from the job server's pipe, kept.
+		dd bs=1 count=1 status=none <"/proc/$$/fd/$slot_fd" >/dev/null
+		echo taken >"$KF_FAKE_KLIPPER_TAKE_SLOT.tmp"
+		mv "$KF_FAKE_KLIPPER_TAKE_SLOT.tmp" "$KF_FAKE_KLIPPER_TAKE_SLOT"
+		sleep 1000 &
+		wait
+	fi
 	if [ -n "${KF_FAKE_KLIPPER_HANG:-}" ]; then
 		sleep 1000 &
 		# Written whole: a reader never sees an empty file.
@@ -76,6 +107,11 @@ build)
 	mkdir -p "$out"
 	for f in sched basecmd command stepper; do
 		echo "  Compiling ${out}src/$f.o"
+		if [ -n "$cc" ]; then
+			mkdir -p "${out}src"
+			# shellcheck disable=SC2086 # CC is a command line, as in make
+			$cc -c "src/$f.c" -o "${out}src/$f.o"
+		fi
 	done
 	mcu=$(config_mcu "$config")
 	[ -n "${KF_FAKE_KLIPPER_NO_DICT:-}" ] ||
