@@ -267,70 +267,14 @@ make_plan(struct kflash_update *u, struct plan *p)
 	return 0;
 }
 
-/* ---- the workers ---- */
+/* ---- the lanes, at once ---- */
 
-struct pool {
-	struct kflash_update *u;
-	const struct plan *plan;
-	size_t next; /* the next lane to take, under u->lock */
-};
-
-struct worker {
-	pthread_t thread;
-	struct pool *pool;
-	struct kflash_context *ctx;
-	bool started;
-};
-
-static void *
-work(void *data)
+static void
+lane_task(struct kflash_update *u, struct kflash_context *ctx, size_t index, void *data)
 {
-	struct worker *w = data;
-	struct pool *pool = w->pool;
+	const struct plan *plan = data;
 
-	for (;;) {
-		const struct lane *lane = NULL;
-
-		pthread_mutex_lock(&pool->u->lock);
-		if (pool->next < pool->plan->count)
-			lane = &pool->plan->lanes[pool->next++];
-		pthread_mutex_unlock(&pool->u->lock);
-		if (!lane)
-			break;
-		run_lane(pool->u, w->ctx, lane);
-	}
-	return NULL;
-}
-
-/* Run the lanes with @n workers; false when the workers could not be started. */
-static bool
-run_workers(struct kflash_update *u, const struct plan *plan, size_t n)
-{
-	struct pool pool = { .u = u, .plan = plan };
-	struct worker *workers = calloc(n, sizeof(*workers));
-	size_t started = 0;
-
-	if (!workers)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		workers[i].pool = &pool;
-		if (kf_context_new_worker(u->ctx, &workers[i].ctx) < 0)
-			break;
-		if (pthread_create(&workers[i].thread, NULL, work, &workers[i]) != 0) {
-			workers[i].ctx = kflash_context_unref(workers[i].ctx);
-			break;
-		}
-		workers[i].started = true;
-		started++;
-	}
-	/* Fewer workers than wanted still take every lane; none at all is for the caller. */
-	for (size_t i = 0; i < n; i++) {
-		if (workers[i].started)
-			pthread_join(workers[i].thread, NULL);
-		kflash_context_unref(workers[i].ctx);
-	}
-	free(workers);
-	return started > 0;
+	run_lane(u, ctx, &plan->lanes[index]);
 }
 
 void
@@ -352,7 +296,7 @@ kf_update_flash_all(struct kflash_update *u)
 	if (jobs > 1)
 		kf_info(u->ctx, "flashing %zu links at once (%zu lane%s)", jobs, plan.count,
 			plan.count == 1 ? "" : "s");
-	if (jobs <= 1 || !run_workers(u, &plan, jobs)) {
+	if (jobs <= 1 || !kf_update_run_parallel(u, plan.count, jobs, lane_task, &plan)) {
 		for (size_t i = 0; i < plan.count && !kf_update_stop_early(u); i++)
 			run_lane(u, u->ctx, &plan.lanes[i]);
 	}

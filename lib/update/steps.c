@@ -236,52 +236,107 @@ kf_update_check_configs(struct kflash_update *u)
 	}
 }
 
-/* Board @b's firmware: the file given, its last build, or a build now. */
+/* Board @b's firmware: the file given, its last build, or a build now (on @ctx). */
 static int
-get_firmware(struct kflash_update *u, struct job_board *b)
+get_firmware(struct kflash_update *u, struct kflash_context *ctx, struct job_board *b)
 {
 	struct kflash_build *built = NULL;
-	int r;
+	struct kflash_firmware *fw = NULL;
+	int source, r;
 
 	if (b->given) {
-		b->source = KFLASH_FIRMWARE_GIVEN;
-		r = kflash_firmware_load(u->ctx, b->given, &b->firmware);
+		source = KFLASH_FIRMWARE_GIVEN;
+		r = kflash_firmware_load(ctx, b->given, &fw);
 	} else if (u->flags & KFLASH_UPDATE_NO_BUILD) {
-		b->source = KFLASH_FIRMWARE_LAST_BUILD;
-		r = kflash_build_load_last(u->ctx, b->board, &b->firmware);
+		source = KFLASH_FIRMWARE_LAST_BUILD;
+		r = kflash_build_load_last(ctx, b->board, &fw);
 	} else {
-		r = kflash_build_board(u->ctx, b->board,
+		r = kflash_build_board(ctx, b->board,
 				       (u->flags & KFLASH_UPDATE_CLEAN) ? KFLASH_BUILD_CLEAN : 0,
 				       &built);
-		if (r == 0) {
-			b->firmware = kflash_firmware_ref(kflash_build_get_firmware(built));
-			b->source = kflash_build_get_result(built) == KFLASH_BUILD_UP_TO_DATE
-					    ? KFLASH_FIRMWARE_UP_TO_DATE
-					    : KFLASH_FIRMWARE_BUILT;
-		}
+		source = r == 0 && kflash_build_get_result(built) == KFLASH_BUILD_UP_TO_DATE
+				 ? KFLASH_FIRMWARE_UP_TO_DATE
+				 : KFLASH_FIRMWARE_BUILT;
+		if (r == 0)
+			fw = kflash_firmware_ref(kflash_build_get_firmware(built));
 		kflash_build_unref(built);
-		return r;
 	}
 	/* A file's MCU is checked now, before anything is stopped. */
-	return r < 0 ? r : kflash_firmware_check_board(u->ctx, b->firmware, b->board);
+	if (r == 0 && (b->given || (u->flags & KFLASH_UPDATE_NO_BUILD)))
+		r = kflash_firmware_check_board(ctx, fw, b->board);
+	pthread_mutex_lock(&u->lock);
+	b->source = source;
+	b->firmware = fw;
+	pthread_mutex_unlock(&u->lock);
+	return r;
+}
+
+static void
+build_one(struct kflash_update *u, struct kflash_context *ctx, size_t index, void *data)
+{
+	struct job_board *b = &u->boards[index];
+	struct kf_scope prev;
+	int r;
+
+	(void)data;
+	if (!b->go || kf_update_stop_early(u))
+		return;
+	prev = kf_scope_enter(ctx, KFLASH_PHASE_BUILD, b->name);
+	r = get_firmware(u, ctx, b);
+	if (r < 0)
+		kf_update_fail_in(u, ctx, b, r);
+	kf_scope_leave(ctx, prev);
+}
+
+/* How many boards make will run for: those to build, neither given nor taken as they are. */
+static size_t
+builds_to_run(const struct kflash_update *u)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < u->count; i++)
+		n += u->boards[i].go && !u->boards[i].given && !(u->flags & KFLASH_UPDATE_NO_BUILD);
+	return n;
 }
 
 void
 kf_update_build_all(struct kflash_update *u)
 {
-	for (size_t i = 0; i < u->count && !kf_update_stop_early(u); i++) {
-		struct job_board *b = &u->boards[i];
-		struct kf_scope prev;
-		int r;
+	struct kflash_jobserver *js = NULL;
+	size_t builds = builds_to_run(u);
+	bool own_js = false;
+	size_t jobs;
 
-		if (!b->go)
-			continue;
-		prev = kf_scope_enter(u->ctx, KFLASH_PHASE_BUILD, b->name);
-		r = get_firmware(u, b);
-		if (r < 0)
-			kf_update_fail(u, b, r);
+	/*
+	 * Several builds at once share one job server, so that together they
+	 * run no more compile jobs than there are CPUs (unless the caller set
+	 * its own); one build, or one job at a time, runs alone.
+	 */
+	if (u->jobs != 1 && builds > 1 && !kflash_context_get_jobserver(u->ctx) &&
+	    kflash_jobserver_new(u->ctx, 0, &js) == 0) {
+		kflash_context_set_jobserver(u->ctx, js);
+		own_js = true;
+	}
+	jobs = kflash_context_get_jobserver(u->ctx)
+		       ? kflash_jobserver_get_slots(kflash_context_get_jobserver(u->ctx))
+		       : 1;
+	if (u->jobs && jobs > u->jobs)
+		jobs = u->jobs;
+	if (jobs > builds)
+		jobs = builds;
+	if (jobs > 1) {
+		struct kf_scope prev = kf_scope_enter(u->ctx, KFLASH_PHASE_BUILD, NULL);
+
+		kf_info(u->ctx, "building %zu boards at once, sharing %u compile jobs", jobs,
+			kflash_jobserver_get_slots(kflash_context_get_jobserver(u->ctx)));
 		kf_scope_leave(u->ctx, prev);
 	}
+	if (jobs <= 1 || !kf_update_run_parallel(u, u->count, jobs, build_one, NULL))
+		for (size_t i = 0; i < u->count; i++)
+			build_one(u, u->ctx, i, NULL);
+	if (own_js)
+		kflash_context_set_jobserver(u->ctx, NULL);
+	kflash_jobserver_unref(js);
 }
 
 /* ---- boards that run their fresh build already ---- */

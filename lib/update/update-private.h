@@ -104,6 +104,23 @@ kf_update_mark_current(struct kflash_update *u);
 int
 kf_update_service_window(struct kflash_update *u);
 
+/* ---- workers.c ---- */
+
+/* One task of a parallel step: @index of its step's tasks, on worker context @ctx. */
+typedef void (*kf_update_task)(struct kflash_update *u,
+			       struct kflash_context *ctx,
+			       size_t index,
+			       void *data);
+
+/*
+ * Run tasks 0 to @count - 1 on up to @jobs worker threads, each taking the
+ * next task left; they share @u->lock. False when no worker could be
+ * started: then no task ran, and the caller runs them itself.
+ */
+bool
+kf_update_run_parallel(
+	struct kflash_update *u, size_t count, size_t jobs, kf_update_task task, void *data);
+
 /* ---- flashing.c ---- */
 
 /*
