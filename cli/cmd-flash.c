@@ -272,8 +272,26 @@ failed_on_a_board(struct kflash_update *u, int r)
 	return false;
 }
 
-int
-cmd_flash(struct cli *cli, int argc, char **argv)
+/* What the command line asks for. */
+struct flash_args {
+	bool all;
+	unsigned int flags, jobs;
+	const char *firmware, *method;
+};
+
+/* A number option from 1 to @max, for --jobs; false when it is not one. */
+static bool
+parse_count(const char *arg, unsigned long max, unsigned long *ret)
+{
+	char *end;
+
+	*ret = strtoul(arg, &end, 10);
+	return *arg && !*end && *ret <= max;
+}
+
+/* The options into @a; -1 to go on, else the exit status. */
+static int
+parse_args(struct cli *cli, int argc, char **argv, struct flash_args *a)
 {
 	static const struct option opts[] = {
 		{ "all", no_argument, NULL, OPT_ALL },
@@ -290,107 +308,106 @@ cmd_flash(struct cli *cli, int argc, char **argv)
 		{ "jobs", required_argument, NULL, OPT_JOBS },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct kflash_update *u;
-	const char *firmware = NULL, *method = NULL;
-	unsigned int flags = 0, jobs = 0;
-	bool all = false;
-	int c, r;
+	static const struct {
+		int opt;
+		unsigned int flag;
+	} flag_opts[] = {
+		{ OPT_DRY_RUN, KFLASH_UPDATE_DRY_RUN },
+		{ OPT_FORCE, KFLASH_UPDATE_FORCE },
+		{ OPT_NO_BUILD, KFLASH_UPDATE_NO_BUILD },
+		{ OPT_FAIL_FAST, KFLASH_UPDATE_FAIL_FAST },
+		{ OPT_CLEAN, KFLASH_UPDATE_CLEAN },
+		{ OPT_REFLASH, KFLASH_UPDATE_REFLASH },
+		{ OPT_KEEP_GOING, KFLASH_UPDATE_KEEP_GOING },
+	};
+	unsigned long n;
+	int c;
 
+	*a = (struct flash_args){ 0 };
 	while ((c = cli_getopt(cli, argc, argv, "", opts)) != -1) {
+		for (size_t i = 0; i < sizeof(flag_opts) / sizeof(flag_opts[0]); i++)
+			if (c == flag_opts[i].opt)
+				a->flags |= flag_opts[i].flag;
 		switch (c) {
 		case OPT_ALL:
-			all = true;
-			break;
-		case OPT_DRY_RUN:
-			flags |= KFLASH_UPDATE_DRY_RUN;
-			break;
-		case OPT_FORCE:
-			flags |= KFLASH_UPDATE_FORCE;
-			break;
-		case OPT_NO_BUILD:
-			flags |= KFLASH_UPDATE_NO_BUILD;
-			break;
-		case OPT_FAIL_FAST:
-			flags |= KFLASH_UPDATE_FAIL_FAST;
-			break;
-		case OPT_CLEAN:
-			flags |= KFLASH_UPDATE_CLEAN;
-			break;
-		case OPT_REFLASH:
-			flags |= KFLASH_UPDATE_REFLASH;
-			break;
-		case OPT_KEEP_GOING:
-			flags |= KFLASH_UPDATE_KEEP_GOING;
+			a->all = true;
 			break;
 		case OPT_FIRMWARE:
-			firmware = optarg;
+			a->firmware = optarg;
 			break;
 		case OPT_METHOD:
-			method = optarg;
+			a->method = optarg;
 			break;
-		case OPT_JOBS: {
-			char *end;
-			unsigned long n = strtoul(optarg, &end, 10);
-
-			if (*end || !*optarg || n < 1 || n > KFLASH_UPDATE_JOBS_MAX)
+		case OPT_JOBS:
+			if (!parse_count(optarg, KFLASH_UPDATE_JOBS_MAX, &n) || n < 1)
 				return cli_usage_error(cli,
 						       "--jobs takes a number of boards, 1 to %d",
 						       KFLASH_UPDATE_JOBS_MAX);
-			jobs = (unsigned int)n;
+			a->jobs = (unsigned int)n;
 			break;
-		}
-		case OPT_WAIT_READY: {
-			char *end;
-			unsigned long secs = strtoul(optarg, &end, 10);
-
-			if (*end || !*optarg || secs > 3600)
+		case OPT_WAIT_READY:
+			if (!parse_count(optarg, 3600, &n))
 				return cli_usage_error(cli,
 						       "--wait-ready takes seconds, 0 to 3600");
 			kflash_context_set_timeout(cli->ctx, KFLASH_TIMEOUT_READY,
-						   (uint32_t)secs * 1000);
+						   (uint32_t)n * 1000);
 			break;
-		}
 		case 'h':
 			return cli_command_help(cli);
-		default:
+		case '?':
 			return CLI_EXIT_USAGE;
+		default:
+			break;
 		}
 	}
-	if (all && optind < argc)
+	if (a->all && optind < argc)
 		return cli_usage_error(cli, "give board names or --all, not both");
-	if (firmware && (all || argc - optind != 1))
+	if (a->firmware && (a->all || argc - optind != 1))
 		return cli_usage_error(cli, "--firmware goes with exactly one board name");
+	return -1;
+}
 
+/* The job the arguments describe; -1 with *@ret set to go on, else the exit status. */
+static int
+make_job(struct cli *cli,
+	 int argc,
+	 char **argv,
+	 const struct flash_args *a,
+	 struct kflash_update **ret)
+{
+	struct kflash_update *u;
+	int r;
+
+	*ret = NULL;
 	r = kflash_update_new(cli->ctx, &u);
 	if (r < 0)
 		return cli_fail(cli, r);
-	r = kflash_update_set_flags(u, flags);
+	r = kflash_update_set_flags(u, a->flags);
 	if (r == 0)
-		r = kflash_update_set_jobs(u, jobs);
-	if (method) {
+		r = kflash_update_set_jobs(u, a->jobs);
+	if (r == 0 && a->method) {
 		enum kflash_method m;
 
-		r = kflash_method_from_name(method, &m);
-		if (r < 0) {
+		if (kflash_method_from_name(a->method, &m) < 0) {
 			kflash_update_unref(u);
 			return cli_usage_error(
 				cli,
 				"unknown flash method '%s': use auto, katapult, make "
 				"or sdcard",
-				method);
+				a->method);
 		}
-		kflash_update_set_method(u, m);
+		r = kflash_update_set_method(u, m);
 	}
-	if (all)
-		kflash_update_add_all_boards(u);
+	if (r == 0 && a->all)
+		r = kflash_update_add_all_boards(u);
 	for (int i = optind; i < argc && r == 0; i++)
-		r = firmware ? kflash_update_set_firmware(u, argv[i], firmware)
-			     : kflash_update_add_board(u, argv[i]);
+		r = a->firmware ? kflash_update_set_firmware(u, argv[i], a->firmware)
+				: kflash_update_add_board(u, argv[i]);
 	if (r < 0) {
 		kflash_update_unref(u);
 		return cli_fail(cli, r);
 	}
-	if (!all && optind >= argc) {
+	if (!a->all && optind >= argc) {
 		if (!cli->stdin_tty) {
 			kflash_update_unref(u);
 			return cli_error(
@@ -404,6 +421,22 @@ cmd_flash(struct cli *cli, int argc, char **argv)
 			return r;
 		}
 	}
+	*ret = u;
+	return -1;
+}
+
+int
+cmd_flash(struct cli *cli, int argc, char **argv)
+{
+	struct kflash_update *u;
+	struct flash_args a;
+	int r;
+
+	r = parse_args(cli, argc, argv, &a);
+	if (r < 0)
+		r = make_job(cli, argc, argv, &a, &u);
+	if (r >= 0)
+		return r;
 
 	r = kflash_update_run(u);
 	/* A board's failure was said as it happened, and the summary says it again. */
@@ -414,7 +447,7 @@ cmd_flash(struct cli *cli, int argc, char **argv)
 	if (cli->json)
 		cli_print_json(cli, summary_json(u));
 	else if (kflash_update_get_board_count(u) > 0)
-		print_summary(cli, u, flags & KFLASH_UPDATE_DRY_RUN);
+		print_summary(cli, u, a.flags & KFLASH_UPDATE_DRY_RUN);
 	kflash_update_unref(u);
 	return cli_exit_code(r);
 }
