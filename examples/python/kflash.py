@@ -148,6 +148,10 @@ _FUNCTIONS = {
     "kflash_update_add_board": (ctypes.c_int, [_obj_p, _str]),
     "kflash_update_add_all_boards": (ctypes.c_int, [_obj_p]),
     "kflash_update_set_flags": (ctypes.c_int, [_obj_p, ctypes.c_uint]),
+    "kflash_update_set_jobs": (ctypes.c_int, [_obj_p, ctypes.c_uint]),
+    "kflash_update_get_board_link": (ctypes.c_int, [_obj_p, ctypes.c_size_t]),
+    "kflash_update_get_board_can_interface": (_str, [_obj_p, ctypes.c_size_t]),
+    "kflash_link_name": (_str, [ctypes.c_int]),
     "kflash_update_run": (ctypes.c_int, [_obj_p]),
     "kflash_board_result_name": (_str, [ctypes.c_int]),
     "kflash_firmware_source_name": (_str, [ctypes.c_int]),
@@ -535,13 +539,16 @@ class Context:
             _lib.kflash_status_unref(st)
 
     UPDATE_FLAGS = {"dry_run": 1, "force": 2, "no_build": 4, "fail_fast": 8, "clean": 16,
-                    "reflash": 32}
+                    "reflash": 32, "keep_going": 64}
 
-    def update(self, names=None, **flags):
+    def update(self, names=None, jobs=0, **flags):
         """The whole update (kflash flash): ``names`` or every board when None.
 
-        Keyword flags: dry_run, force, no_build, fail_fast, clean, reflash. Returns
-        the summary; raises on failure, with the summary as ``.summary``.
+        ``jobs``: how many boards at once at most (0: every independent link,
+        1: one after the other). Keyword flags: dry_run, force, no_build,
+        fail_fast, clean, reflash, keep_going. Returns the summary, boards in
+        the order they were flashed; raises on failure, with the summary as
+        ``.summary``.
         """
         unknown = set(flags) - set(self.UPDATE_FLAGS)
         if unknown:
@@ -555,6 +562,7 @@ class Context:
                 self._check(_lib.kflash_update_add_board(job, _bytes(name)))
             self._check(_lib.kflash_update_set_flags(
                 job, sum(v for k, v in self.UPDATE_FLAGS.items() if flags.get(k))))
+            self._check(_lib.kflash_update_set_jobs(job, jobs))
             r = _lib.kflash_update_run(job)
             summary = {
                 "boards": [{
@@ -570,6 +578,10 @@ class Context:
                     "version": _text(_lib.kflash_update_get_board_version(job, i)),
                     "seconds": _lib.kflash_update_get_board_duration_ms(job, i) / 1000.0,
                     "message": _text(_lib.kflash_update_get_board_message(job, i)),
+                    "link": _text(_lib.kflash_link_name(
+                        _lib.kflash_update_get_board_link(job, i))),
+                    "can_interface": _text(
+                        _lib.kflash_update_get_board_can_interface(job, i)),
                 } for i in range(_lib.kflash_update_get_board_count(job))],
                 "klipper": {
                     "stopped": bool(_lib.kflash_update_get_klipper_stopped(job)),

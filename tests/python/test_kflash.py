@@ -198,8 +198,12 @@ class UpdateTest(unittest.TestCase):
         again = self.ctx.update(["octopus"])
         self.assertEqual(again["boards"][0]["result"], "current")
         self.assertFalse(again["klipper"]["stopped"])
-        self.assertEqual(self.ctx.update(["octopus"], reflash=True)["boards"][0]["result"],
-                         "flashed")
+        reflashed = self.ctx.update(["octopus"], reflash=True, jobs=1)["boards"][0]
+        self.assertEqual(reflashed["result"], "flashed")
+        self.assertEqual(reflashed["link"], "serial")
+        self.assertIsNone(reflashed["can_interface"])
+        with self.assertRaises(kflash.InvalidError):
+            self.ctx.update(["octopus"], jobs=1000)
 
         with self.assertRaises(kflash.NotFoundError) as caught:
             self.ctx.update(["ghost"])
