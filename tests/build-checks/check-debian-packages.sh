@@ -19,8 +19,12 @@ for p in dpkg-buildpackage dh lintian dpkg-deb dpkg-architecture; do
 done
 
 t=$(mktemp -d)
+# The packages go outside the source tree, wherever the build dir is.
+debs=$t/debs-out
 trap 'rm -rf "$t"' EXIT
 mkdir -p "$work"
+. "$(dirname "$0")/git-clone-of.sh"
+src=$(git_clone_of "$src" "$t/clone")
 status=0
 fail() {
 	echo "FAIL: $*" >&2
@@ -30,7 +34,7 @@ fail() {
 # ---- the build ----
 
 start=$(date +%s)
-if ! sh "$src/scripts/build-deb.sh" "$work/debs" >"$t/debs" 2>"$t/build.err"; then
+if ! sh "$src/scripts/build-deb.sh" "$debs" >"$t/debs" 2>"$t/build.err"; then
 	cat "$t/build.err" >&2
 	echo "FAIL: scripts/build-deb.sh failed" >&2
 	exit 1
@@ -110,7 +114,7 @@ doc() {
 } | LC_ALL=C sort >"$t/expected.kflash"
 
 for p in libkflash0 libkflash-dev kflash; do
-	deb=$work/debs/${p}_${version}_$arch.deb
+	deb=$debs/${p}_${version}_$arch.deb
 	if ! grep -qxF "$deb" "$t/debs"; then
 		fail "build-deb.sh did not name $deb"
 		continue
@@ -122,9 +126,9 @@ for p in libkflash0 libkflash-dev kflash; do
 	fi
 done
 
-kflash_deb=$work/debs/kflash_${version}_$arch.deb
-lib_deb=$work/debs/libkflash0_${version}_$arch.deb
-dev_deb=$work/debs/libkflash-dev_${version}_$arch.deb
+kflash_deb=$debs/kflash_${version}_$arch.deb
+lib_deb=$debs/libkflash0_${version}_$arch.deb
+dev_deb=$debs/libkflash-dev_${version}_$arch.deb
 
 # The modules are the tree's, at the places the README names.
 mkdir "$t/kflash"
@@ -169,7 +173,7 @@ dpkg-deb -I "$lib_deb" shlibs | grep -qxF "libkflash 0 libkflash0 (>= $version)"
 # ---- lintian ----
 
 start=$(date +%s)
-changes=$work/debs/libkflash_${version}_$arch.changes
+changes=$debs/libkflash_${version}_$arch.changes
 lintian --info --pedantic --fail-on error "$changes" >"$t/lintian" 2>"$t/lintian.err" || {
 	fail "lintian finds errors in the packages:"
 	grep -v 'running with root privileges' "$t/lintian.err" >&2 || true
@@ -253,7 +257,7 @@ inst() {
 		KFLASH_PRINTER_DATA="$home/printer_data" KFLASH_STATE_DIR="$home/.local/state/kflash" \
 		KFLASH_ORIGIN=https://example.invalid/libkflash.git KFLASH_BRANCH=main \
 		GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=safe.directory GIT_CONFIG_VALUE_0='*' \
-		sh "$src/scripts/install.sh" --packages --debs "$work/debs" "$@" >"$t/out" 2>&1
+		sh "$src/scripts/install.sh" --packages --debs "$debs" "$@" >"$t/out" 2>&1
 	rc=$?
 	set -e
 	if [ $rc -ne 0 ]; then

@@ -23,6 +23,10 @@ done
 t=$(mktemp -d)
 trap 'chmod -R u+w "$t" 2>/dev/null; rm -rf "$t"' EXIT
 mkdir -p "$work"
+
+. "$(dirname "$0")/git-clone-of.sh"
+src=$(git_clone_of "$src" "$t/clone")
+install_sh=$src/scripts/install.sh
 rm -f "$work/build.log"
 
 status=0
