@@ -65,23 +65,11 @@ kflash_build_get_fingerprint(const struct kflash_build *b)
 
 /* ---- the fingerprint: config content, Klipper version, compiler ---- */
 
-/* The compiler Klipper's Makefile uses for this config. */
-static const char *
-cross_prefix(const struct kflash_config *c)
-{
-	const char *dir = kflash_config_get_board_directory(c);
-
-	if (kf_streq(dir, "linux") || kf_streq(dir, "simulator"))
-		return "";
-	if (kf_streq(dir, "avr"))
-		return "avr-";
-	return "arm-none-eabi-";
-}
-
 static char *
 compiler_version(struct kflash_context *ctx, const struct kflash_config *c)
 {
-	_cleanup_free_ char *gcc = kf_strdup_printf("%sgcc", cross_prefix(c));
+	/* The C compiler Klipper's Makefile uses for this config. */
+	const char *gcc = kflash_config_get_build_program(c, 0);
 	const char *argv[] = { gcc, "--version", NULL };
 	struct kf_process_opts o = {
 		.argv = argv,
@@ -93,8 +81,6 @@ compiler_version(struct kflash_context *ctx, const struct kflash_config *c)
 	char *version = NULL;
 	int r;
 
-	if (!gcc)
-		return NULL;
 	r = kf_process_run(ctx, &o, &res);
 	if (r == 0 && res.exit_code == 0 && res.out) {
 		res.out[strcspn(res.out, "\n")] = '\0';
