@@ -18,6 +18,8 @@
 #define CLI_EXIT_USAGE 64
 /* kflash status: something needs a reflash (not an error). */
 #define CLI_EXIT_OUTDATED 70
+/* kflash doctor: a check failed, so a flash would fail. */
+#define CLI_EXIT_CHECK_FAILED 71
 
 struct cli {
 	struct kflash_context *ctx;
@@ -91,6 +93,14 @@ cli_note_failure(struct cli *cli, int r);
  */
 int
 cli_error(struct cli *cli, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/*
+ * Remember an outcome of this tool's own that ends with exit code @exit
+ * (not a library error: @name is static, for example "checks-failed"),
+ * for the JSON error document.
+ */
+void
+cli_outcome_failed(struct cli *cli, int exit, const char *name, const char *message);
 
 /* Remember a usage error's @message for the JSON error document. */
 void

@@ -79,7 +79,7 @@ _kflash()
 	service)
 		[[ $prev == service ]] && COMPREPLY=($(compgen -W "stop start status" -- "$cur"))
 		;;
-	add | scan | paths | list) ;;
+	add | scan | paths | list | doctor) ;;
 	*)
 		local names
 		names=$(kflash "${locations[@]}" list --names 2>/dev/null)

@@ -63,6 +63,18 @@ const struct cli_command cli_commands[] = {
 	  "firmware version every MCU reports (linked to boards by --klipper-mcu).\n"
 	  "Build suffixes such as -dirty are not flagged. The exit status is 0 when\n"
 	  "everything is current and 70 when something needs a reflash.\n" },
+	{ "doctor", cmd_doctor, "", "check what a flash needs, and say what to fix",
+	  "Check, one line each, what a flash needs: the Klipper tree and its git\n"
+	  "state, each board's config, the compilers and programs the builds run,\n"
+	  "passwordless sudo for the commands kflash runs, the Klipper units,\n"
+	  "Klipper's API socket, each board (found, and in which mode), Katapult on\n"
+	  "the boards that use it, the CAN interfaces at the configs' bitrate, and\n"
+	  "the free space in the cache dir. Each line says ok, warning or fail, and\n"
+	  "what fixes it. Nothing is changed: Klipper is not stopped, no board is\n"
+	  "sent to its bootloader, and a CAN bus is queried only while Klipper is\n"
+	  "stopped (a node Klipper runs answers no query). The exit status is 0 when\n"
+	  "nothing would make a flash fail (warnings aside), and 71 when something\n"
+	  "would.\n" },
 	{ "list", cmd_list, "[--names]", "list the registered boards",
 	  "List the boards in the registry, with their MCU, flash method, last\n"
 	  "flash, and whether each is connected now (in which mode, at which path)\n"
@@ -164,6 +176,8 @@ print_exit_codes(FILE *f)
 			kflash_error_name(code));
 	fprintf(f, "  %-4d usage error: unknown option, missing argument\n", CLI_EXIT_USAGE);
 	fprintf(f, "  %-4d kflash status: a board or MCU needs a reflash\n", CLI_EXIT_OUTDATED);
+	fprintf(f, "  %-4d kflash doctor: a check failed, so a flash would fail\n",
+		CLI_EXIT_CHECK_FAILED);
 }
 
 static void

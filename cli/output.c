@@ -155,6 +155,12 @@ cli_error(struct cli *cli, int code, const char *fmt, ...)
 }
 
 void
+cli_outcome_failed(struct cli *cli, int exit, const char *name, const char *message)
+{
+	remember(cli, exit, name, message, KFLASH_HINT_NONE, NULL);
+}
+
+void
 cli_usage_failed(struct cli *cli, const char *message)
 {
 	remember(cli, CLI_EXIT_USAGE, "usage", message, KFLASH_HINT_NONE, NULL);

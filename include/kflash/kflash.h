@@ -23,6 +23,7 @@
 
 #include <kflash/build.h>
 #include <kflash/can.h>
+#include <kflash/check.h>
 #include <kflash/config.h>
 #include <kflash/context.h>
 #include <kflash/discovery.h>

@@ -138,6 +138,61 @@ kflash_service_start(struct kflash_context *ctx, const char *unit);
 int
 kflash_service_check_sudo(struct kflash_context *ctx, const char *program);
 
+/**
+ * Check, without stopping anything, that this process may stop and start
+ * @p unit the way kflash_service_guard_begin() will: always as root, or
+ * when stop and start functions are injected; otherwise `sudo -n` must run
+ * `systemctl stop UNIT` and `systemctl start UNIT` without a password.
+ *
+ * @param ctx The context.
+ * @param unit The unit, for example "klipper".
+ * @return 0; KFLASH_ERR_PERMISSION with the sudoers line to add in the
+ * message; KFLASH_ERR_INVALID for a unit name that is not one;
+ * KFLASH_ERR_CANCELLED.
+ */
+int
+kflash_service_check_unit_sudo(struct kflash_context *ctx, const char *unit);
+
+/** Whether systemd knows a unit, as its LoadState says. */
+enum kflash_unit_load {
+	/** Not known: an injected query function, or a word this library does not know. */
+	KFLASH_UNIT_LOAD_UNKNOWN = 0,
+	/** "loaded": the unit file is there and was read. */
+	KFLASH_UNIT_LOADED = 1,
+	/** "not-found": there is no such unit (a wrong name, or not installed). */
+	KFLASH_UNIT_NOT_FOUND = 2,
+	/** "masked": it is there but cannot be started. */
+	KFLASH_UNIT_MASKED = 3,
+	/** "bad-setting" or "error": its unit file could not be used. */
+	KFLASH_UNIT_LOAD_ERROR = 4,
+};
+
+/**
+ * @param load A value of enum kflash_unit_load.
+ * @return "unknown", "loaded", "not-found", "masked" or "error" (static);
+ * "unknown" for other values.
+ */
+const char *
+kflash_unit_load_name(int load);
+
+/**
+ * Whether systemd knows @p unit (`systemctl show --property=LoadState
+ * --value UNIT`, which needs no privileges). kflash_service_get_state()
+ * says "inactive" also for a unit that does not exist; this tells the two
+ * apart.
+ *
+ * @param ctx The context.
+ * @param unit The unit.
+ * @param[out] state A value of enum kflash_unit_load; KFLASH_UNIT_LOAD_UNKNOWN
+ * with an injected query function (kflash_context_set_service_query_func()).
+ * @return 0; KFLASH_ERR_INVALID for a unit name that is not one;
+ * KFLASH_ERR_SERVICE when systemctl cannot tell (no systemd);
+ * KFLASH_ERR_NOT_FOUND when systemctl is not on PATH; KFLASH_ERR_TIMEOUT;
+ * KFLASH_ERR_CANCELLED.
+ */
+int
+kflash_service_get_load_state(struct kflash_context *ctx, const char *unit, int *state);
+
 /** The guard (opaque, reference counted). */
 struct kflash_service_guard;
 

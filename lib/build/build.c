@@ -66,19 +66,6 @@ kflash_build_get_fingerprint(const struct kflash_build *b)
 
 /* ---- the fingerprint: config content, Klipper version, compiler ---- */
 
-/* The compiler Klipper's Makefile uses for this config. */
-static const char *
-cross_prefix(const struct kflash_config *c)
-{
-	const char *dir = kflash_config_get_board_directory(c);
-
-	if (kf_streq(dir, "linux") || kf_streq(dir, "simulator"))
-		return "";
-	if (kf_streq(dir, "avr"))
-		return "avr-";
-	return "arm-none-eabi-";
-}
-
 static int
 fingerprint(struct kflash_context *ctx, const struct kflash_config *c, char out[65], char **version)
 {
@@ -96,7 +83,8 @@ fingerprint(struct kflash_context *ctx, const struct kflash_config *c, char out[
 	/* A tree without git: every build is the same "unknown" version. */
 	if (!*version && !(*version = kf_strdup("unknown")))
 		return kf_error(ctx, KFLASH_ERR_NO_MEMORY, "out of memory");
-	gcc = kf_strdup_printf("%sgcc", cross_prefix(c));
+	/* The C compiler Klipper's Makefile uses for this config. */
+	gcc = kf_strdup(kflash_config_get_build_program(c, 0));
 	compiler = gcc ? kf_cached_compiler_version(ctx, gcc) : NULL;
 	if (!compiler)
 		return kf_check_cancel(ctx) < 0
@@ -253,7 +241,7 @@ run_make(struct kflash_context *ctx,
 	 bool clean)
 {
 	static const char *const clean_target[] = { "clean", NULL };
-	_cleanup_free_ char *gcc = kf_strdup_printf("%sgcc", cross_prefix(c));
+	_cleanup_free_ char *gcc = kf_strdup(kflash_config_get_build_program(c, 0));
 	_cleanup_strv_ char **vars = NULL, **env = NULL;
 	struct kf_make m = {
 		.config = kflash_config_get_path(c),

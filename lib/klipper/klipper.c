@@ -24,8 +24,8 @@ kf_board_state_dir(struct kflash_context *ctx, const char *name)
 	return kf_strdup_printf("%s/boards/%s", kflash_context_get_cache_dir(ctx), name);
 }
 
-static int
-check_klipper_tree(struct kflash_context *ctx, const char *dir)
+int
+kf_klipper_check_tree(struct kflash_context *ctx, const char *dir)
 {
 	_cleanup_free_ char *makefile = kf_strdup_printf("%s/Makefile", dir);
 
@@ -54,7 +54,7 @@ kf_klipper_make(struct kflash_context *ctx, const struct kf_make *m)
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	int r;
 
-	r = check_klipper_tree(ctx, klipper);
+	r = kf_klipper_check_tree(ctx, klipper);
 	if (r < 0)
 		return r;
 	if (!kf_strv_push(&argv, "make") || !kf_strv_push(&argv, "--no-print-directory") ||

@@ -24,6 +24,13 @@ kf_board_build_dir(struct kflash_context *ctx, const char *name);
 char *
 kf_board_state_dir(struct kflash_context *ctx, const char *name);
 
+/*
+ * 0 when @dir holds a Klipper tree (its Makefile), else KFLASH_ERR_NOT_FOUND
+ * with the hint KFLASH_HINT_SET_KLIPPER_DIR.
+ */
+int
+kf_klipper_check_tree(struct kflash_context *ctx, const char *dir);
+
 struct kf_make {
 	const char *config;         /* KCONFIG_CONFIG= */
 	const char *out;            /* OUT= */

@@ -105,6 +105,12 @@ doc() {
 	echo "$f ./usr/share/bash-completion/completions/kflash"
 	doc kflash
 	echo "$f ./usr/share/doc/kflash/README.md.gz"
+	# dh_compress leaves documents of 4 KiB or less as they are.
+	if [ "$(wc -c <"$src/CHANGELOG.md")" -gt 4096 ]; then
+		echo "$f ./usr/share/doc/kflash/CHANGELOG.md.gz"
+	else
+		echo "$f ./usr/share/doc/kflash/CHANGELOG.md"
+	fi
 	echo "$d ./usr/share/kflash/"
 	echo "$d ./usr/share/kflash/klipper/"
 	echo "$f ./usr/share/kflash/klipper/kflash.py"
