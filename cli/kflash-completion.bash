@@ -10,6 +10,7 @@ _kflash()
 
 	local global="--json --verbose --quiet --help --version --config-dir --registry
 		--cache-dir --klipper-dir --service --klippy-socket --dev-dir --sys-dir --can-socket-dir
+		--moonraker-socket --service-provider
 		--list-devices --add-device --remove-device --device"
 	local commands
 	commands=$(kflash --help 2>/dev/null | sed -n 's/^  \([a-z][a-z-]*\) .*/\1/p')
@@ -19,8 +20,12 @@ _kflash()
 		_filedir -d
 		return
 		;;
-	--registry | --klippy-socket | --serial | --from | --firmware)
+	--registry | --klippy-socket | --moonraker-socket | --serial | --from | --firmware)
 		_filedir
+		return
+		;;
+	--service-provider)
+		COMPREPLY=($(compgen -W "auto moonraker systemctl" -- "$cur"))
 		return
 		;;
 	--method)
@@ -42,7 +47,7 @@ _kflash()
 			((i++))
 			;;
 		--cache-dir | --klipper-dir | --service | --klippy-socket | --dev-dir | --sys-dir | \
-			--can-socket-dir)
+			--can-socket-dir | --moonraker-socket | --service-provider)
 			((i++))
 			;;
 		-*) ;;

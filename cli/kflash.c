@@ -154,6 +154,8 @@ static const char global_help[] =
 	"  --klipper-dir DIR      the Klipper source tree              [KFLASH_KLIPPER_DIR]\n"
 	"  --service UNIT         Klipper's systemd unit               [KFLASH_SERVICE]\n"
 	"  --klippy-socket PATH   Klipper's API socket                 [KFLASH_KLIPPY_SOCKET]\n"
+	"  --moonraker-socket PATH Moonraker's socket                  [KFLASH_MOONRAKER_SOCKET]\n"
+	"  --service-provider P   auto, moonraker or systemctl         [KFLASH_SERVICE_PROVIDER]\n"
 	"  --dev-dir DIR          where boards are looked for          [KFLASH_DEV_DIR]\n"
 	"  --sys-dir DIR          sysfs, for USB identities without udev [KFLASH_SYS_DIR]\n"
 	"  --can-socket-dir DIR   CAN interfaces as UNIX sockets there [KFLASH_CAN_SOCKET_DIR]\n";

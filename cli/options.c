@@ -18,6 +18,8 @@ enum {
 	OPT_DEV_DIR,
 	OPT_SYS_DIR,
 	OPT_CAN_SOCKET_DIR,
+	OPT_MOONRAKER_SOCKET,
+	OPT_SERVICE_PROVIDER,
 };
 
 static const struct option global_options[] = {
@@ -35,9 +37,25 @@ static const struct option global_options[] = {
 	{ "dev-dir", required_argument, NULL, OPT_DEV_DIR },
 	{ "sys-dir", required_argument, NULL, OPT_SYS_DIR },
 	{ "can-socket-dir", required_argument, NULL, OPT_CAN_SOCKET_DIR },
+	{ "moonraker-socket", required_argument, NULL, OPT_MOONRAKER_SOCKET },
+	{ "service-provider", required_argument, NULL, OPT_SERVICE_PROVIDER },
 };
 
 #define GLOBAL_SHORTOPTS "vqh"
+
+/* --service-provider NAME: one of the words of kflash_service_provider_name(). */
+static int
+set_service_provider(struct cli *cli, const char *name)
+{
+	for (int p = 0; strcmp(kflash_service_provider_name(p), "unknown") != 0; p++)
+		if (strcmp(kflash_service_provider_name(p), name) == 0)
+			return kflash_context_set_service_provider(cli->ctx, p);
+	cli_usage_error(cli,
+			"invalid value '%s' for --service-provider: use auto, moonraker or "
+			"systemctl",
+			name);
+	return -1;
+}
 
 /* Apply a global option; returns 1 when handled, 0 when not global, <0 on error. */
 static int
@@ -84,6 +102,13 @@ apply_global(struct cli *cli, int c, const char *arg)
 		break;
 	case OPT_CAN_SOCKET_DIR:
 		r = kflash_context_set_can_socket_dir(cli->ctx, arg);
+		break;
+	case OPT_MOONRAKER_SOCKET:
+		r = kflash_context_set_moonraker_socket(cli->ctx, arg);
+		break;
+	case OPT_SERVICE_PROVIDER:
+		if (set_service_provider(cli, arg) < 0)
+			return -1;
 		break;
 	default:
 		return 0;

@@ -135,7 +135,23 @@ struct kf_service_ops {
 	kflash_service_func stop, start;
 	kflash_service_query_func query;
 	void *stop_data, *start_data, *query_data;
+	int provider;          /* enum kflash_service_provider, once set */
+	bool provider_set;     /* by kflash_context_set_service_provider() */
+	char *provider_env;    /* KFLASH_SERVICE_PROVIDER at creation, or NULL */
+	uint64_t moonraker_id; /* the id of the last request to Moonraker */
 };
+
+/* Read the environment into a new context's @ops: 0, or KFLASH_ERR_NO_MEMORY. */
+int
+kf_service_ops_init(struct kf_service_ops *ops);
+
+/* A copy of @src (a worker's of its parent's): 0, or KFLASH_ERR_NO_MEMORY. */
+int
+kf_service_ops_copy(struct kf_service_ops *dst, const struct kf_service_ops *src);
+
+/* Free what kf_service_ops_init() allocated. */
+void
+kf_service_ops_clear(struct kf_service_ops *ops);
 
 /* The context's service operations; a NULL function means systemctl. */
 struct kf_service_ops *

@@ -35,8 +35,10 @@ struct kflash_context;
  * usual Klipper paths), overridden by the environment variables
  * KFLASH_CONFIG_DIR, KFLASH_REGISTRY, KFLASH_CACHE_DIR,
  * KFLASH_KLIPPER_DIR, KFLASH_SERVICE, KFLASH_KLIPPY_SOCKET, KFLASH_DEV_DIR,
- * KFLASH_SYS_DIR, KFLASH_CAN_SOCKET_DIR and KFLASH_CCACHE, read once here
- * (and KFLASH_NO_CCACHE, see kflash_context_set_ccache_enabled()). The
+ * KFLASH_SYS_DIR, KFLASH_CAN_SOCKET_DIR, KFLASH_CCACHE and
+ * KFLASH_MOONRAKER_SOCKET, read once here (and KFLASH_NO_CCACHE, see
+ * kflash_context_set_ccache_enabled(), and the service provider,
+ * KFLASH_SERVICE_PROVIDER). The
  * setters below override both.
  *
  * The context is silent until an event handler is set, unless
@@ -232,6 +234,18 @@ kflash_context_set_ccache(struct kflash_context *ctx, const char *program);
 /** @return The ccache program. */
 const char *
 kflash_context_get_ccache(struct kflash_context *ctx);
+
+/**
+ * Set Moonraker's UNIX socket, through which Klipper's units are stopped
+ * and started when Moonraker runs (see kflash_context_set_service_provider()
+ * in service.h). Default: `~/printer_data/comms/moonraker.sock`;
+ * environment: KFLASH_MOONRAKER_SOCKET.
+ */
+int
+kflash_context_set_moonraker_socket(struct kflash_context *ctx, const char *path);
+/** @return Moonraker's socket. */
+const char *
+kflash_context_get_moonraker_socket(struct kflash_context *ctx);
 
 /** @} */
 

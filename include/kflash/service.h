@@ -19,10 +19,17 @@ extern "C" {
  * on success, error and cancel, and even when the process dies (SIGKILL,
  * OOM, a dropped SSH session), through a sentinel process.
  *
- * By default units are controlled with `systemctl stop|start|is-active
- * UNIT`, run directly as root and as `sudo -n systemctl ...` otherwise;
- * both programs are found on PATH. Other programs can inject their own
- * stop, start and is-active functions.
+ * Units are controlled by a provider (enum kflash_service_provider). By
+ * default that is Moonraker when its UNIX socket
+ * (kflash_context_get_moonraker_socket()) answers: it stops and starts
+ * units for this user without sudo (`machine.services.stop|start`) and
+ * tells their state (`machine.system_info`). When the socket is not there,
+ * nothing listens on it, or Moonraker fails a request, the units are
+ * controlled with `systemctl stop|start|is-active UNIT`, run directly as
+ * root and as `sudo -n systemctl ...` otherwise; both programs are found
+ * on PATH. An INFO event says which provider is used, and why it fell back.
+ * Other programs can inject their own stop, start and is-active functions,
+ * which then replace every provider.
  * @{
  */
 
@@ -42,9 +49,9 @@ typedef int (*kflash_service_query_func)(struct kflash_context *ctx,
 					 void *user_data);
 
 /**
- * Replace how units are stopped. NULL restores the default (systemctl).
+ * Replace how units are stopped. NULL restores the default (the provider).
  * The sentinel that starts units after the death of the process always
- * uses the default, since a callback cannot outlive its process: a
+ * uses the provider, since a callback cannot outlive its process: a
  * program that injects these should not rely on the sentinel.
  */
 void
@@ -63,6 +70,73 @@ void
 kflash_context_set_service_query_func(struct kflash_context *ctx,
 				      kflash_service_query_func fn,
 				      void *user_data);
+
+/** Who stops and starts Klipper's units, and tells their state. */
+enum kflash_service_provider {
+	/**
+	 * Moonraker when its socket answers, else systemctl; systemctl too
+	 * for an operation Moonraker fails (the default).
+	 */
+	KFLASH_SERVICE_PROVIDER_AUTO = 0,
+	/**
+	 * Moonraker only: a stop or a state it cannot give is an error, and
+	 * neither systemctl nor sudo is run. Only a start falls back to
+	 * systemctl, as the last resort to get Klipper running again.
+	 */
+	KFLASH_SERVICE_PROVIDER_MOONRAKER = 1,
+	/** systemctl only, through `sudo -n` when not root. */
+	KFLASH_SERVICE_PROVIDER_SYSTEMCTL = 2,
+};
+
+/**
+ * @param provider A value of enum kflash_service_provider.
+ * @return "auto", "moonraker" or "systemctl" (static); "unknown" for other
+ * values.
+ */
+const char *
+kflash_service_provider_name(int provider);
+
+/**
+ * Choose the provider. It overrides the environment variable
+ * KFLASH_SERVICE_PROVIDER (read when the context was created), which holds
+ * one of the names of kflash_service_provider_name().
+ *
+ * @param ctx The context.
+ * @param provider A value of enum kflash_service_provider.
+ * @return 0, or KFLASH_ERR_INVALID for another value.
+ */
+int
+kflash_context_set_service_provider(struct kflash_context *ctx, int provider);
+
+/**
+ * @param ctx The context.
+ * @return The provider chosen with kflash_context_set_service_provider(),
+ * else the one KFLASH_SERVICE_PROVIDER names, else
+ * KFLASH_SERVICE_PROVIDER_AUTO; KFLASH_ERR_INVALID (with a message) when
+ * KFLASH_SERVICE_PROVIDER names none, since guessing could stop Klipper in
+ * a way the user ruled out.
+ */
+int
+kflash_context_get_service_provider(struct kflash_context *ctx);
+
+/**
+ * The print state, as Moonraker reports it (`printer.objects.query` of
+ * `print_stats`). Moonraker keeps its own connection to Klipper, so this
+ * answers where Klipper's API socket is not known to this library.
+ *
+ * @param ctx The context.
+ * @param[out] state A value of enum kflash_print_state (see klippy.h);
+ * KFLASH_PRINT_UNKNOWN for a state this library does not know.
+ * @return 0; KFLASH_ERR_INVALID when @p state is NULL; KFLASH_ERR_NOT_FOUND
+ * when nothing answers on Moonraker's socket; KFLASH_ERR_PERMISSION when
+ * this user may not use it; KFLASH_ERR_SERVICE when Moonraker answers with
+ * an error (for example while Klipper is not connected to it);
+ * KFLASH_ERR_TIMEOUT; KFLASH_ERR_PROTOCOL for an answer that is not
+ * JSON-RPC, or larger than 1 MiB; KFLASH_ERR_IO when Moonraker closes the
+ * connection before it answers; KFLASH_ERR_CANCELLED.
+ */
+int
+kflash_moonraker_query_print_state(struct kflash_context *ctx, int *state);
 
 /** The state of a unit, as systemd names it. */
 enum kflash_unit_state {
@@ -106,17 +180,23 @@ kflash_unit_state_is_running(int state);
  * @param unit The unit, for example "klipper".
  * @param[out] state A value of enum kflash_unit_state; with an injected
  * query function, KFLASH_UNIT_ACTIVE or KFLASH_UNIT_INACTIVE.
- * @return 0, KFLASH_ERR_INVALID for a unit name that is not one, or
- * KFLASH_ERR_SERVICE when the state cannot be asked.
+ * @return 0; KFLASH_ERR_INVALID for a unit name that is not one, or an
+ * invalid KFLASH_SERVICE_PROVIDER; KFLASH_ERR_SERVICE when the state
+ * cannot be asked; with the Moonraker provider, the errors of
+ * kflash_moonraker_query_print_state() too.
  */
 int
 kflash_service_get_state(struct kflash_context *ctx, const char *unit, int *state);
 
 /**
  * Stop a unit, without any guard: for manual use (`kflash service stop`).
+ * Through Moonraker, it returns once Moonraker no longer reports the unit
+ * running (or stopping), within KFLASH_TIMEOUT_COMMAND.
  *
  * @return 0, KFLASH_ERR_INVALID, KFLASH_ERR_PERMISSION (no passwordless
- * sudo: the message has the sudoers line to add) or KFLASH_ERR_SERVICE.
+ * sudo: the message has the sudoers line to add) or KFLASH_ERR_SERVICE;
+ * with the Moonraker provider, the errors of
+ * kflash_moonraker_query_print_state() too.
  */
 int
 kflash_service_stop(struct kflash_context *ctx, const char *unit);
@@ -227,10 +307,12 @@ kflash_service_guard_add_unit(struct kflash_service_guard *guard, const char *un
 
 /**
  * Stop the units that run. A unit that was already stopped is left
- * stopped, now and at the end. Before anything is stopped, passwordless
- * sudo is checked (when not root), and a sentinel process is started that
- * will start the units if this process dies before
- * kflash_service_guard_end().
+ * stopped, now and at the end. The provider is chosen once, here, and
+ * said in an INFO event. Before anything is stopped, passwordless sudo is
+ * checked (when not root and the provider is systemctl), and a sentinel
+ * process is started that will start the units if this process dies
+ * before kflash_service_guard_end(), through the same provider, with
+ * systemctl as its last resort.
  *
  * @return 0; KFLASH_ERR_PERMISSION (nothing stopped; the message holds the
  * sudoers line to add); KFLASH_ERR_SERVICE when a stop fails (the units

@@ -27,6 +27,7 @@ static const struct location_info locations[KF_LOC_COUNT] = {
 	[KF_LOC_SYS_DIR] = { "KFLASH_SYS_DIR", true },
 	[KF_LOC_CAN_SOCKET_DIR] = { "KFLASH_CAN_SOCKET_DIR", true },
 	[KF_LOC_CCACHE] = { "KFLASH_CCACHE", false, true },
+	[KF_LOC_MOONRAKER_SOCKET] = { "KFLASH_MOONRAKER_SOCKET", true },
 };
 
 static const uint32_t default_timeouts[KF_TIMEOUT_COUNT] = {
@@ -139,7 +140,8 @@ kflash_context_new(struct kflash_context **ret)
 			goto oom;
 	}
 
-	if (pipe2(ctx->cancel_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+	if (pipe2(ctx->cancel_pipe, O_CLOEXEC | O_NONBLOCK) < 0 ||
+	    kf_service_ops_init(&ctx->service) < 0)
 		goto oom;
 
 	no_ccache = secure_getenv("KFLASH_NO_CCACHE");
@@ -182,6 +184,7 @@ kflash_context_unref(struct kflash_context *ctx)
 		if (ctx->cancel_pipe[i] >= 0)
 			close(ctx->cancel_pipe[i]);
 	kflash_jobserver_unref(ctx->jobserver);
+	kf_service_ops_clear(&ctx->service);
 	free(ctx->home);
 	free(ctx->last_error);
 	free(ctx->last_error_subject);
@@ -246,6 +249,8 @@ default_value(struct kflash_context *ctx, enum kf_location loc)
 		return strdup("klipper");
 	case KF_LOC_KLIPPY_SOCKET:
 		return kf_path_join(ctx->home, "printer_data/comms/klippy.sock");
+	case KF_LOC_MOONRAKER_SOCKET:
+		return kf_path_join(ctx->home, "printer_data/comms/moonraker.sock");
 	case KF_LOC_DEV_DIR:
 		return strdup("/dev");
 	case KF_LOC_SYS_DIR:
@@ -340,6 +345,8 @@ kflash_context_get_ccache_enabled(const struct kflash_context *ctx)
 {
 	return ctx && !ctx->ccache_off ? 1 : 0;
 }
+
+LOCATION_ACCESSORS(moonraker_socket, KF_LOC_MOONRAKER_SOCKET)
 
 static bool
 timeout_is_known(enum kflash_timeout which)
@@ -500,12 +507,12 @@ kf_context_new_worker(struct kflash_context *parent, struct kflash_context **ret
 	ctx->home = strdup(parent->home);
 	ctx->last_error = strdup("");
 	memcpy(ctx->timeouts, parent->timeouts, sizeof(ctx->timeouts));
-	ctx->service = parent->service;
 	ctx->scope = parent->scope;
 	ctx->ccache_off = parent->ccache_off;
 	/* One job server for every build, whichever thread runs it. */
 	ctx->jobserver = kflash_jobserver_ref(parent->jobserver);
-	if (!ctx->home || !ctx->last_error)
+	if (!ctx->home || !ctx->last_error ||
+	    kf_service_ops_copy(&ctx->service, &parent->service) < 0)
 		goto oom;
 	/* The locations as the parent resolves them now, fixed for the worker's life. */
 	for (int i = 0; i < KF_LOC_COUNT; i++) {

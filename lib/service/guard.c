@@ -16,6 +16,7 @@ struct kflash_service_guard {
 	struct unit *units;
 	size_t count;
 	bool begun;
+	int via; /* enum kf_via, chosen by the begin */
 	struct kf_sentinel sentinel;
 };
 
@@ -54,12 +55,13 @@ kflash_context_set_service_query_func(struct kflash_context *ctx,
 	kf_context_service_ops(ctx)->query_data = user_data;
 }
 
+/* Does something need the provider, or is every operation injected? */
 static bool
-uses_systemctl(struct kflash_context *ctx)
+uses_provider(struct kflash_context *ctx)
 {
 	const struct kf_service_ops *ops = kf_context_service_ops(ctx);
 
-	return !ops->stop || !ops->start;
+	return !ops->stop || !ops->start || !ops->query;
 }
 
 static int
@@ -83,30 +85,48 @@ injected_failed(struct kflash_context *ctx, int r, const char *what, const char 
 	return r;
 }
 
+/* Stop @unit: the injected function, or the provider *@via chose. */
 static int
-do_stop(struct kflash_context *ctx, const char *unit)
+do_stop(struct kflash_context *ctx, int *via, const char *unit)
 {
 	const struct kf_service_ops *ops = kf_context_service_ops(ctx);
 	int r;
 
 	kf_info(ctx, "stopping %s", unit);
 	if (!ops->stop)
-		return kf_systemctl_run(ctx, "stop", unit);
+		return kf_service_stop_via(ctx, via, unit);
 	r = ops->stop(ctx, unit, ops->stop_data);
 	return r == 0 ? 0 : injected_failed(ctx, r, "stop", unit);
 }
 
 static int
-do_start(struct kflash_context *ctx, const char *unit)
+do_start(struct kflash_context *ctx, int *via, const char *unit)
 {
 	const struct kf_service_ops *ops = kf_context_service_ops(ctx);
 	int r;
 
 	kf_info(ctx, "starting %s", unit);
 	if (!ops->start)
-		return kf_systemctl_run(ctx, "start", unit);
+		return kf_service_start_via(ctx, via, unit);
 	r = ops->start(ctx, unit, ops->start_data);
 	return r == 0 ? 0 : injected_failed(ctx, r, "start", unit);
+}
+
+/* The state of @unit: the injected function, or the provider *@via chose. */
+static int
+unit_state(struct kflash_context *ctx, int *via, const char *unit, int *state)
+{
+	const struct kf_service_ops *ops = kf_context_service_ops(ctx);
+	int r;
+
+	*state = KFLASH_UNIT_UNKNOWN;
+	if (!ops->query)
+		return kf_service_state_via(ctx, via, unit, state);
+	r = ops->query(ctx, unit, ops->query_data);
+	if (r < 0)
+		return injected_failed(ctx, r, "ask the state of", unit);
+	*state = r ? KFLASH_UNIT_ACTIVE : KFLASH_UNIT_INACTIVE;
+	return 0;
 }
 
 static const char *const unit_states[] = {
@@ -142,42 +162,46 @@ kflash_unit_state_is_running(int state)
 KFLASH_EXPORT int
 kflash_service_get_state(struct kflash_context *ctx, const char *unit, int *state)
 {
-	const struct kf_service_ops *ops;
+	int via = KF_VIA_SYSTEMCTL;
 	int r = check_unit(ctx, unit);
 
 	if (r < 0 || !state)
 		return r < 0 ? r
 			     : kf_error(ctx, KFLASH_ERR_INVALID, "no place to return the state");
 	*state = KFLASH_UNIT_UNKNOWN;
-	ops = kf_context_service_ops(ctx);
-	if (ops->query) {
-		r = ops->query(ctx, unit, ops->query_data);
-		if (r < 0)
-			return injected_failed(ctx, r, "ask the state of", unit);
-		*state = r ? KFLASH_UNIT_ACTIVE : KFLASH_UNIT_INACTIVE;
-		return 0;
-	}
-	return kf_systemctl_state(ctx, unit, state);
+	if (!kf_context_service_ops(ctx)->query)
+		r = kf_service_choose(ctx, KFLASH_LEVEL_DEBUG, &via);
+	return r < 0 ? r : unit_state(ctx, &via, unit, state);
+}
+
+/* The provider for a stop or start by hand, and passwordless sudo for systemctl. */
+static int
+choose_by_hand(struct kflash_context *ctx, kflash_service_func injected, const char *unit, int *via)
+{
+	int r = check_unit(ctx, unit);
+
+	*via = KF_VIA_SYSTEMCTL;
+	if (r == 0 && !injected)
+		r = kf_service_choose(ctx, KFLASH_LEVEL_INFO, via);
+	if (r == 0 && !injected && *via == KF_VIA_SYSTEMCTL)
+		r = kf_systemctl_check_sudo(ctx, &unit, 1);
+	return r;
 }
 
 KFLASH_EXPORT int
 kflash_service_stop(struct kflash_context *ctx, const char *unit)
 {
-	int r = check_unit(ctx, unit);
+	int via, r = choose_by_hand(ctx, kf_context_service_ops(ctx)->stop, unit, &via);
 
-	if (r == 0 && !kf_context_service_ops(ctx)->stop)
-		r = kf_systemctl_check_sudo(ctx, &unit, 1);
-	return r < 0 ? r : do_stop(ctx, unit);
+	return r < 0 ? r : do_stop(ctx, &via, unit);
 }
 
 KFLASH_EXPORT int
 kflash_service_start(struct kflash_context *ctx, const char *unit)
 {
-	int r = check_unit(ctx, unit);
+	int via, r = choose_by_hand(ctx, kf_context_service_ops(ctx)->start, unit, &via);
 
-	if (r == 0 && !kf_context_service_ops(ctx)->start)
-		r = kf_systemctl_check_sudo(ctx, &unit, 1);
-	return r < 0 ? r : do_start(ctx, unit);
+	return r < 0 ? r : do_start(ctx, &via, unit);
 }
 
 /* ---- the guard ---- */
@@ -274,10 +298,17 @@ guard_begin(struct kflash_service_guard *g)
 	to_stop = calloc(g->count, sizeof(*to_stop));
 	if (!to_stop)
 		return kf_error(g->ctx, KFLASH_ERR_NO_MEMORY, "out of memory");
+	/* One choice for the whole guard: its stops, its starts and its sentinel. */
+	g->via = KF_VIA_SYSTEMCTL;
+	if (uses_provider(g->ctx)) {
+		r = kf_service_choose(g->ctx, KFLASH_LEVEL_INFO, &g->via);
+		if (r < 0)
+			return r;
+	}
 	for (size_t i = 0; i < g->count; i++) {
 		int state;
 
-		r = kflash_service_get_state(g->ctx, g->units[i].name, &state);
+		r = unit_state(g->ctx, &g->via, g->units[i].name, &state);
 		if (r < 0)
 			return r;
 		if (kflash_unit_state_is_running(state))
@@ -288,13 +319,15 @@ guard_begin(struct kflash_service_guard *g)
 	}
 	if (n == 0)
 		return 0;
-	if (uses_systemctl(g->ctx)) {
+	if ((g->via == KF_VIA_SYSTEMCTL || g->via == KF_VIA_FELL_BACK) &&
+	    (!kf_context_service_ops(g->ctx)->stop || !kf_context_service_ops(g->ctx)->start)) {
 		r = kf_systemctl_check_sudo(g->ctx, to_stop, n);
 		if (r < 0)
 			return r;
+		g->via = KF_VIA_SYSTEMCTL; /* sudo is checked now */
 	}
 	/* The sentinel first: from now on a death of this process starts the units. */
-	r = kf_sentinel_arm(g->ctx, to_stop, n, &g->sentinel);
+	r = kf_sentinel_arm(g->ctx, to_stop, n, g->via, &g->sentinel);
 	if (r < 0)
 		return r;
 	g->begun = true;
@@ -307,7 +340,7 @@ guard_begin(struct kflash_service_guard *g)
 			continue;
 		/* Counted as stopped before the call: a half-done stop gets its start. */
 		g->units[i].stopped = true;
-		r = do_stop(g->ctx, g->units[i].name);
+		r = do_stop(g->ctx, &g->via, g->units[i].name);
 		if (r < 0) {
 			_cleanup_free_ char *why = kf_strdup(kflash_context_last_error(g->ctx));
 
@@ -335,7 +368,7 @@ guard_end(struct kflash_service_guard *g)
 
 		if (!u->stopped || u->restarted)
 			continue;
-		r = do_start(g->ctx, u->name);
+		r = do_start(g->ctx, &g->via, u->name);
 		if (r == 0) {
 			u->restarted = true;
 			continue;

@@ -3,7 +3,8 @@
  * The sentinel: a process in a session of its own that holds one end of a
  * socket pair. When kflash ends its guard it writes "done"; when kflash dies
  * (SIGKILL, OOM, a dropped SSH session) the pipe closes without it, and the
- * sentinel starts the units that were stopped.
+ * sentinel starts the units that were stopped: through Moonraker when the
+ * guard uses it, and with systemctl when that fails or is the provider.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,9 +19,13 @@
 
 #define DONE "done"
 
+#define MAX_UNITS 16
+
 /* Everything the child needs, prepared before fork(). */
 struct plan {
-	const char *argv[16][6];
+	const char *argv[MAX_UNITS][6];
+	struct kf_moonraker_start moonraker[MAX_UNITS];
+	bool use_moonraker;
 	size_t count;
 	int devnull;
 	int pipe_rd;
@@ -82,8 +87,12 @@ static void __attribute__((noreturn)) sentinel_main(const struct plan *p)
 		_exit(0);
 
 	for (size_t i = 0; i < p->count; i++) {
-		pid_t pid = fork();
+		pid_t pid;
 
+		if (p->use_moonraker && p->moonraker[i].len &&
+		    kf_moonraker_start_raw(&p->moonraker[i]) == 0)
+			continue;
+		pid = fork();
 		if (pid == 0) {
 			set_signals(SIG_DFL);
 			close(3);
@@ -97,10 +106,34 @@ static void __attribute__((noreturn)) sentinel_main(const struct plan *p)
 	_exit(0);
 }
 
+/* The Moonraker starts of @p, when @via uses Moonraker and its socket path fits. */
+static void
+plan_moonraker(struct kflash_context *ctx, struct plan *p, const char *const *units, int via)
+{
+	const char *sock = kflash_context_get_moonraker_socket(ctx);
+	uint32_t timeout = kflash_context_get_timeout(ctx, KFLASH_TIMEOUT_COMMAND);
+
+	if ((via != KF_VIA_MOONRAKER && via != KF_VIA_MOONRAKER_ONLY) || !sock ||
+	    strlen(sock) >= sizeof(p->moonraker[0].addr.sun_path))
+		return;
+	p->use_moonraker = true;
+	for (size_t i = 0; i < p->count; i++) {
+		struct kf_moonraker_start *m = &p->moonraker[i];
+
+		m->addr.sun_family = AF_UNIX;
+		strcpy(m->addr.sun_path, sock);
+		m->id = i + 1;
+		m->timeout_ms = timeout;
+		m->len =
+			kf_moonraker_start_request(m->request, sizeof(m->request), units[i], m->id);
+	}
+}
+
 int
 kf_sentinel_arm(struct kflash_context *ctx,
 		const char *const *units,
 		size_t n_units,
+		int via,
 		struct kf_sentinel *s)
 {
 	struct plan p = { .count = n_units };
@@ -113,6 +146,7 @@ kf_sentinel_arm(struct kflash_context *ctx,
 		return kf_error(ctx, KFLASH_ERR_INVALID, "too many units to guard (%zu)", n_units);
 	for (size_t i = 0; i < n_units; i++)
 		kf_systemctl_argv(p.argv[i], "start", units[i]);
+	plan_moonraker(ctx, &p, units, via);
 	p.devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (p.devnull < 0)
 		return kf_error_sys(ctx, errno, "cannot open /dev/null");
@@ -141,7 +175,8 @@ kf_sentinel_arm(struct kflash_context *ctx,
 	close(p.devnull);
 	s->pid = pid;
 	s->fd = fds[1];
-	kf_debug(ctx, "sentinel %d armed: it starts the stopped units if kflash dies", (int)pid);
+	kf_debug(ctx, "sentinel %d armed: it starts the stopped units%s if kflash dies", (int)pid,
+		 p.use_moonraker ? " through Moonraker (or systemctl)" : "");
 	return 0;
 }
 

@@ -59,4 +59,6 @@ expect "kflash help pa" "paths "
 expect "kflash service st" "start status stop "
 expect "kflash do" "doctor "
 expect "kflash doctor --js" "--json "
+expect "kflash --service-provider m" "moonraker "
+expect "kflash --moonraker-s" "--moonraker-socket "
 exit $status

@@ -123,7 +123,7 @@ START_TEST(cli_paths_text)
 	char expect[4200];
 
 	ck_assert_int_eq(r.status, 0);
-	snprintf(expect, sizeof(expect), "config_dir     %s/config\n", dir);
+	snprintf(expect, sizeof(expect), "config_dir       %s/config\n", dir);
 	ck_assert_ptr_nonnull(strstr(r.out, expect));
 	ck_assert_str_eq(r.err, "");
 	kf_cli_result_free(&r);

@@ -178,9 +178,10 @@ kf_cli_env(const char *dir)
 		{ "KFLASH_KLIPPY_SOCKET", "/klippy.sock" },
 		{ "KFLASH_DEV_DIR", "/dev" },
 		{ "KFLASH_SYS_DIR", "/sys" },
+		{ "KFLASH_MOONRAKER_SOCKET", "/moonraker.sock" },
 	};
-	static char values[8][4200];
-	static const char *env[9];
+	static char values[sizeof(vars) / sizeof(vars[0])][4200];
+	static const char *env[sizeof(vars) / sizeof(vars[0]) + 2];
 	size_t i;
 
 	for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {

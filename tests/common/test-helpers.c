@@ -155,6 +155,8 @@ kf_test_context(const char *dir)
 	ck_assert_int_eq(kflash_context_set_klipper_dir(ctx, path), 0);
 	snprintf(path, sizeof(path), "%s/klippy.sock", dir);
 	ck_assert_int_eq(kflash_context_set_klippy_socket(ctx, path), 0);
+	snprintf(path, sizeof(path), "%s/moonraker.sock", dir);
+	ck_assert_int_eq(kflash_context_set_moonraker_socket(ctx, path), 0);
 	ck_assert_int_eq(kflash_context_set_service(ctx, "klipper"), 0);
 
 	rec = calloc(1, sizeof(*rec));

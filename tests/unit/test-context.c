@@ -13,9 +13,10 @@
 #include "libkflash-private.h"
 
 static const char *const kflash_env[] = {
-	"KFLASH_CONFIG_DIR", "KFLASH_REGISTRY",      "KFLASH_CACHE_DIR", "KFLASH_KLIPPER_DIR",
-	"KFLASH_SERVICE",    "KFLASH_KLIPPY_SOCKET", "KFLASH_DEV_DIR",   "XDG_CONFIG_HOME",
-	"XDG_CACHE_HOME",    "LIBKFLASH_DEBUG",
+	"KFLASH_CONFIG_DIR",  "KFLASH_REGISTRY",         "KFLASH_CACHE_DIR",
+	"KFLASH_KLIPPER_DIR", "KFLASH_SERVICE",          "KFLASH_KLIPPY_SOCKET",
+	"KFLASH_DEV_DIR",     "XDG_CONFIG_HOME",         "XDG_CACHE_HOME",
+	"LIBKFLASH_DEBUG",    "KFLASH_MOONRAKER_SOCKET", "KFLASH_SERVICE_PROVIDER",
 };
 
 static void
@@ -73,6 +74,9 @@ START_TEST(context_defaults_follow_xdg)
 	ck_assert_str_eq(kflash_context_get_service(ctx), "klipper");
 	ck_assert_str_eq(kflash_context_get_klippy_socket(ctx),
 			 "/home/tester/printer_data/comms/klippy.sock");
+	ck_assert_str_eq(kflash_context_get_moonraker_socket(ctx),
+			 "/home/tester/printer_data/comms/moonraker.sock");
+	ck_assert_int_eq(kflash_context_get_service_provider(ctx), KFLASH_SERVICE_PROVIDER_AUTO);
 	ck_assert_str_eq(kflash_context_get_dev_dir(ctx), "/dev");
 	kflash_context_unref(ctx);
 
@@ -103,6 +107,7 @@ START_TEST(context_environment_overrides_defaults)
 	setenv("KFLASH_SERVICE", "klipper-2", 1);
 	setenv("KFLASH_KLIPPY_SOCKET", "/run/klippy.sock", 1);
 	setenv("KFLASH_DEV_DIR", "/tmp/fakedev", 1);
+	setenv("KFLASH_MOONRAKER_SOCKET", "/run/moonraker.sock", 1);
 	ctx = new_context();
 	ck_assert_str_eq(kflash_context_get_config_dir(ctx), "/etc/kf");
 	/* The registry follows the config dir unless set itself. */
@@ -112,6 +117,9 @@ START_TEST(context_environment_overrides_defaults)
 	ck_assert_str_eq(kflash_context_get_service(ctx), "klipper-2");
 	ck_assert_str_eq(kflash_context_get_klippy_socket(ctx), "/run/klippy.sock");
 	ck_assert_str_eq(kflash_context_get_dev_dir(ctx), "/tmp/fakedev");
+	ck_assert_str_eq(kflash_context_get_moonraker_socket(ctx), "/run/moonraker.sock");
+	ck_assert_int_eq(kflash_context_set_moonraker_socket(ctx, "/set/moonraker.sock"), 0);
+	ck_assert_str_eq(kflash_context_get_moonraker_socket(ctx), "/set/moonraker.sock");
 	kflash_context_unref(ctx);
 
 	setenv("KFLASH_REGISTRY", "/elsewhere/boards.json", 1);
