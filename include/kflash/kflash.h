@@ -30,6 +30,7 @@
 #include <kflash/event.h>
 #include <kflash/firmware.h>
 #include <kflash/flash.h>
+#include <kflash/instance.h>
 #include <kflash/katapult.h>
 #include <kflash/klippy.h>
 #include <kflash/registry.h>

@@ -16,6 +16,7 @@ enum kf_location {
 	KF_LOC_DEV_DIR,
 	KF_LOC_SYS_DIR,
 	KF_LOC_CAN_SOCKET_DIR,
+	KF_LOC_UNITS_DIR,
 	KF_LOC_COUNT,
 };
 

@@ -24,6 +24,7 @@ static const struct location_info locations[KF_LOC_COUNT] = {
 	[KF_LOC_DEV_DIR] = { "KFLASH_DEV_DIR", true },
 	[KF_LOC_SYS_DIR] = { "KFLASH_SYS_DIR", true },
 	[KF_LOC_CAN_SOCKET_DIR] = { "KFLASH_CAN_SOCKET_DIR", true },
+	[KF_LOC_UNITS_DIR] = { "KFLASH_UNITS_DIR", true },
 };
 
 static const uint32_t default_timeouts[KF_TIMEOUT_COUNT] = {
@@ -213,6 +214,8 @@ default_value(struct kflash_context *ctx, enum kf_location loc)
 		return strdup("/dev");
 	case KF_LOC_SYS_DIR:
 		return strdup("/sys");
+	case KF_LOC_UNITS_DIR:
+		return strdup("/etc/systemd/system");
 	case KF_LOC_CAN_SOCKET_DIR: /* unset: CAN interfaces are the kernel's */
 	case KF_LOC_COUNT:
 		break;
@@ -285,6 +288,7 @@ LOCATION_ACCESSORS(klippy_socket, KF_LOC_KLIPPY_SOCKET)
 LOCATION_ACCESSORS(dev_dir, KF_LOC_DEV_DIR)
 LOCATION_ACCESSORS(sys_dir, KF_LOC_SYS_DIR)
 LOCATION_ACCESSORS(can_socket_dir, KF_LOC_CAN_SOCKET_DIR)
+LOCATION_ACCESSORS(units_dir, KF_LOC_UNITS_DIR)
 
 static bool
 timeout_is_known(enum kflash_timeout which)

@@ -177,6 +177,7 @@ kf_cli_env(const char *dir)
 		{ "KFLASH_KLIPPER_DIR", "/klipper" },
 		{ "KFLASH_KLIPPY_SOCKET", "/klippy.sock" },
 		{ "KFLASH_DEV_DIR", "/dev" },
+		{ "KFLASH_UNITS_DIR", "/units" },
 	};
 	static char values[8][4200];
 	static const char *env[9];
