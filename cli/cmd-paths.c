@@ -17,6 +17,7 @@ static const struct location locations[] = {
 	{ "dev_dir", kflash_context_get_dev_dir },
 	{ "sys_dir", kflash_context_get_sys_dir },
 	{ "can_socket_dir", kflash_context_get_can_socket_dir },
+	{ "units_dir", kflash_context_get_units_dir },
 };
 
 #define N_LOCATIONS (sizeof(locations) / sizeof(locations[0]))

@@ -39,3 +39,6 @@ cmd_flash(struct cli *cli, int argc, char **argv);
 
 int
 cmd_status(struct cli *cli, int argc, char **argv);
+
+int
+cmd_import(struct cli *cli, int argc, char **argv);

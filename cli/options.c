@@ -18,6 +18,7 @@ enum {
 	OPT_DEV_DIR,
 	OPT_SYS_DIR,
 	OPT_CAN_SOCKET_DIR,
+	OPT_UNITS_DIR,
 };
 
 static const struct option global_options[] = {
@@ -35,6 +36,7 @@ static const struct option global_options[] = {
 	{ "dev-dir", required_argument, NULL, OPT_DEV_DIR },
 	{ "sys-dir", required_argument, NULL, OPT_SYS_DIR },
 	{ "can-socket-dir", required_argument, NULL, OPT_CAN_SOCKET_DIR },
+	{ "units-dir", required_argument, NULL, OPT_UNITS_DIR },
 };
 
 #define GLOBAL_SHORTOPTS "vqh"
@@ -84,6 +86,9 @@ apply_global(struct cli *cli, int c, const char *arg)
 		break;
 	case OPT_CAN_SOCKET_DIR:
 		r = kflash_context_set_can_socket_dir(cli->ctx, arg);
+		break;
+	case OPT_UNITS_DIR:
+		r = kflash_context_set_units_dir(cli->ctx, arg);
 		break;
 	default:
 		return 0;

@@ -57,4 +57,6 @@ expect "kflash list --js" "--json "
 expect "kflash set octopus --no" "--notes "
 expect "kflash help pa" "paths "
 expect "kflash service st" "start status stop "
+expect "kflash import --dry" "--dry-run "
+expect "kflash --units" "--units-dir "
 exit $status
