@@ -158,6 +158,10 @@ cli_print_board(const struct kflash_board *b,
 		else if (strcmp(rows[i].key, "service") == 0)
 			printf("%-15s %s (default)\n", rows[i].label, service_default);
 	}
+	if (kflash_board_get_import_config(b))
+		printf("%-15s [%s] of %s\n", "Imported from",
+		       kflash_board_get_import_section(b) ?: "?",
+		       kflash_board_get_import_config(b));
 	conn = json_object_object_get(o, "connection");
 	if (conn)
 		printf("%-15s %s%s%s%s%s\n", "Connection",

@@ -53,6 +53,15 @@ cmd_config(struct cli *cli, int argc, char **argv)
 			r = kflash_board_config_menuconfig(cli->ctx, board);
 		if (r == 0)
 			r = kflash_board_config_load(cli->ctx, board, &config);
+		/* A board imported without its MCU gets it from its config. */
+		if (r == 0 && !kflash_board_get_mcu(board) && kflash_config_get_mcu(config)) {
+			r = kflash_board_set_mcu(board, kflash_config_get_mcu(config));
+			if (r == 0)
+				r = kflash_registry_update_board(cli->ctx, board);
+			if (r == 0 && cli->verbosity >= 0)
+				fprintf(stderr, "Board %s is a %s, as its config says.\n",
+					argv[optind], kflash_board_get_mcu(board));
+		}
 		if (r < 0)
 			r = cli_fail(cli, r);
 	}

@@ -18,14 +18,26 @@ static void
 print_table(struct cli *cli, const struct kflash_registry *reg, struct kflash_discovery *d)
 {
 	size_t n = kflash_registry_get_board_count(reg);
+	const char *service = kflash_context_get_service(cli->ctx);
+	bool instances = false;
 
+	/* The instance (service unit) of each board, when some board is not the default's. */
+	for (size_t i = 0; i < n; i++) {
+		const char *unit = kflash_board_get_service(kflash_registry_get_board(reg, i));
+
+		instances = instances || (unit && strcmp(unit, service) != 0);
+	}
 	if (n == 0) {
 		printf("No boards registered. Add one with: kflash add (kflash scan lists "
 		       "what is plugged in)\n");
 		return;
 	}
-	printf("%-16s %-14s %-9s %-7s %-22s %s\n", "NAME", "MCU", "METHOD", "LAST", "CONNECTION",
-	       "PATH");
+	if (instances)
+		printf("%-16s %-14s %-9s %-7s %-22s %-12s %s\n", "NAME", "MCU", "METHOD", "LAST",
+		       "CONNECTION", "INSTANCE", "PATH");
+	else
+		printf("%-16s %-14s %-9s %-7s %-22s %s\n", "NAME", "MCU", "METHOD", "LAST",
+		       "CONNECTION", "PATH");
 	for (size_t i = 0; i < n; i++) {
 		const struct kflash_board *b = kflash_registry_get_board(reg, i);
 		struct json_object *conn = cli_connection_json(cli, d, b);
@@ -63,9 +75,12 @@ print_table(struct cli *cli, const struct kflash_registry *reg, struct kflash_di
 				 kflash_board_get_can_uuid(b));
 			path = can_path;
 		}
-		printf("%-16s %-14s %-9s %-7s %-22s %s\n", kflash_board_get_name(b),
-		       kflash_board_get_mcu(b), kflash_method_name(kflash_board_get_method(b)), last,
-		       connection, path ? path : kflash_board_get_serial_path(b) ?: "-");
+		printf("%-16s %-14s %-9s %-7s %-22s ", kflash_board_get_name(b),
+		       kflash_board_get_mcu(b) ?: "-",
+		       kflash_method_name(kflash_board_get_method(b)), last, connection);
+		if (instances)
+			printf("%-12s ", kflash_board_get_service(b) ?: service);
+		printf("%s\n", path ? path : kflash_board_get_serial_path(b) ?: "-");
 		json_object_put(conn);
 	}
 }

@@ -18,6 +18,7 @@ static const struct location locations[] = {
 	{ "sys_dir", kflash_context_get_sys_dir },
 	{ "can_socket_dir", kflash_context_get_can_socket_dir },
 	{ "moonraker_socket", kflash_context_get_moonraker_socket },
+	{ "units_dir", kflash_context_get_units_dir },
 };
 
 #define N_LOCATIONS (sizeof(locations) / sizeof(locations[0]))

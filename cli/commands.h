@@ -42,3 +42,6 @@ cmd_status(struct cli *cli, int argc, char **argv);
 
 int
 cmd_doctor(struct cli *cli, int argc, char **argv);
+
+int
+cmd_import(struct cli *cli, int argc, char **argv);

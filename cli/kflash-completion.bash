@@ -10,13 +10,14 @@ _kflash()
 
 	local global="--json --verbose --quiet --help --version --config-dir --registry
 		--cache-dir --klipper-dir --service --klippy-socket --dev-dir --sys-dir --can-socket-dir
-		--moonraker-socket --service-provider
+		--moonraker-socket --service-provider --units-dir
 		--list-devices --add-device --remove-device --device"
 	local commands
 	commands=$(kflash --help 2>/dev/null | sed -n 's/^  \([a-z][a-z-]*\) .*/\1/p')
 
 	case $prev in
-	--config-dir | --cache-dir | --klipper-dir | --dev-dir | --sys-dir | --can-socket-dir)
+	--config-dir | --cache-dir | --klipper-dir | --dev-dir | --sys-dir | --can-socket-dir | \
+		--units-dir)
 		_filedir -d
 		return
 		;;
@@ -33,7 +34,7 @@ _kflash()
 		return
 		;;
 	--service | --unit | --mcu | --baud | --klipper-mcu | --sdcard-board | \
-		--can-interface | --can-uuid | --notes)
+		--can-interface | --can-uuid | --notes | --instance)
 		return
 		;;
 	esac
@@ -47,7 +48,7 @@ _kflash()
 			((i++))
 			;;
 		--cache-dir | --klipper-dir | --service | --klippy-socket | --dev-dir | --sys-dir | \
-			--can-socket-dir | --moonraker-socket | --service-provider)
+			--can-socket-dir | --moonraker-socket | --service-provider | --units-dir | --instance)
 			((i++))
 			;;
 		-*) ;;
@@ -83,6 +84,9 @@ _kflash()
 		;;
 	service)
 		[[ $prev == service ]] && COMPREPLY=($(compgen -W "stop start status" -- "$cur"))
+		;;
+	import)
+		_filedir cfg
 		;;
 	add | scan | paths | list | doctor) ;;
 	*)

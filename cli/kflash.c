@@ -83,6 +83,22 @@ const struct cli_command cli_commands[] = {
 	  "  --names                only the board names, one per line (for scripts)\n" },
 	{ "show", cmd_show, "NAME", "show every field of one board",
 	  "Show everything the registry holds about board NAME.\n" },
+	{ "import", cmd_import, "[FILE] [--instance NAME] [--dry-run] [--force]",
+	  "register the boards of Klipper's printer.cfg",
+	  "Register a board for every [mcu] and [mcu NAME] section of Klipper's config,\n"
+	  "read as Klipper reads it (includes, comments, continuation lines): its\n"
+	  "serial path or CAN UUID and interface, its baud rate, its section as its\n"
+	  "Klipper MCU name, and its MCU from its by-id name, from the running Klipper,\n"
+	  "or later from its own config. Without FILE, the config of every Klipper\n"
+	  "instance of the host (klipper.service, klipper-NAME.service; see\n"
+	  "--units-dir), each board tagged with its instance's unit. A second import\n"
+	  "changes nothing; a board edited by hand since its import is not\n"
+	  "overwritten where the config changed too (a conflict), unless --force.\n\n"
+	  "Options:\n"
+	  "  --instance NAME        only this instance (klipper-2, or 2); with FILE, the\n"
+	  "                         instance FILE belongs to\n"
+	  "  --dry-run              show what would change; write nothing\n"
+	  "  --force                take the config's values over conflicting edits\n" },
 	{ "add", cmd_add, "[NAME] [--serial PATH] [--mcu MCU] [OPTIONS]", "register a board",
 	  "Register a board. With NAME and --serial no question is asked (the MCU\n"
 	  "comes from a Klipper or Katapult by-id name, or from --mcu); on a\n"
@@ -158,7 +174,8 @@ static const char global_help[] =
 	"  --service-provider P   auto, moonraker or systemctl         [KFLASH_SERVICE_PROVIDER]\n"
 	"  --dev-dir DIR          where boards are looked for          [KFLASH_DEV_DIR]\n"
 	"  --sys-dir DIR          sysfs, for USB identities without udev [KFLASH_SYS_DIR]\n"
-	"  --can-socket-dir DIR   CAN interfaces as UNIX sockets there [KFLASH_CAN_SOCKET_DIR]\n";
+	"  --can-socket-dir DIR   CAN interfaces as UNIX sockets there [KFLASH_CAN_SOCKET_DIR]\n"
+	"  --units-dir DIR        systemd units of Klipper instances  [KFLASH_UNITS_DIR]\n";
 
 static const struct cli_command *
 find_command(const char *name)

@@ -20,6 +20,7 @@ enum {
 	OPT_CAN_SOCKET_DIR,
 	OPT_MOONRAKER_SOCKET,
 	OPT_SERVICE_PROVIDER,
+	OPT_UNITS_DIR,
 };
 
 static const struct option global_options[] = {
@@ -39,6 +40,7 @@ static const struct option global_options[] = {
 	{ "can-socket-dir", required_argument, NULL, OPT_CAN_SOCKET_DIR },
 	{ "moonraker-socket", required_argument, NULL, OPT_MOONRAKER_SOCKET },
 	{ "service-provider", required_argument, NULL, OPT_SERVICE_PROVIDER },
+	{ "units-dir", required_argument, NULL, OPT_UNITS_DIR },
 };
 
 #define GLOBAL_SHORTOPTS "vqh"
@@ -109,6 +111,9 @@ apply_global(struct cli *cli, int c, const char *arg)
 	case OPT_SERVICE_PROVIDER:
 		if (set_service_provider(cli, arg) < 0)
 			return -1;
+		break;
+	case OPT_UNITS_DIR:
+		r = kflash_context_set_units_dir(cli->ctx, arg);
 		break;
 	default:
 		return 0;

@@ -53,6 +53,8 @@ enum kflash_build_result {
  * @param flags enum kflash_build_flags.
  * @param[out] ret The outcome, with a reference count of 1.
  * @return 0; KFLASH_ERR_NOT_FOUND (no config, no Klipper tree);
+ * KFLASH_ERR_INVALID (the board has no MCU yet, with
+ * KFLASH_HINT_CONFIGURE_BOARD; make is not run);
  * KFLASH_ERR_MCU_MISMATCH (config or artifact for another MCU: make is not
  * run for a config); KFLASH_ERR_BUILD (make failed: its exit status and
  * last lines are in the message); KFLASH_ERR_TIMEOUT; KFLASH_ERR_LOCKED;

@@ -247,6 +247,17 @@ kflash_context_set_moonraker_socket(struct kflash_context *ctx, const char *path
 const char *
 kflash_context_get_moonraker_socket(struct kflash_context *ctx);
 
+/**
+ * Set the directory of systemd unit files in which Klipper instances are
+ * looked for (kflash_instances_find()). Default: `/etc/systemd/system`;
+ * environment: KFLASH_UNITS_DIR.
+ */
+int
+kflash_context_set_units_dir(struct kflash_context *ctx, const char *path);
+/** @return The units directory. */
+const char *
+kflash_context_get_units_dir(struct kflash_context *ctx);
+
 /** @} */
 
 /**

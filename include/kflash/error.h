@@ -83,7 +83,7 @@ enum kflash_error {
 enum kflash_hint {
 	/** Nothing in particular, or the message says it all. */
 	KFLASH_HINT_NONE = 0,
-	/** The operation can be forced (KFLASH_UPDATE_FORCE). */
+	/** The operation can be forced (KFLASH_UPDATE_FORCE, KFLASH_IMPORT_FORCE). */
 	KFLASH_HINT_FORCE = 1,
 	/** Set Klipper's API socket (kflash_context_set_klippy_socket()). */
 	KFLASH_HINT_SET_KLIPPY_SOCKET = 2,

@@ -31,6 +31,8 @@
 #include <kflash/event.h>
 #include <kflash/firmware.h>
 #include <kflash/flash.h>
+#include <kflash/import.h>
+#include <kflash/instance.h>
 #include <kflash/katapult.h>
 #include <kflash/klippy.h>
 #include <kflash/registry.h>

@@ -23,8 +23,9 @@ extern "C" {
  *
  * Lifetime of the strings the getters return: they are owned by the
  * connection. Those of kflash_klippy_query_info() (state, state message,
- * software version) stay valid until the next kflash_klippy_query_info()
- * on the same connection; those of kflash_klippy_query_status() (print
+ * software version, config file) stay valid until the next
+ * kflash_klippy_query_info() on the same connection; those of
+ * kflash_klippy_query_status() (print
  * state, every MCU's name, version and type) until the next
  * kflash_klippy_query_status(); all of them until the last
  * kflash_klippy_unref(). A failed query leaves its getters returning NULL
@@ -46,6 +47,20 @@ struct kflash_klippy;
  */
 int
 kflash_klippy_connect(struct kflash_context *ctx, struct kflash_klippy **ret);
+
+/**
+ * Connect to the API socket at @p path: the socket of one of several
+ * Klipper instances (kflash_instance_get_klippy_socket()), for example.
+ *
+ * @param ctx The context.
+ * @param path The socket; NULL for the context's.
+ * @param[out] ret The connection, with a reference count of 1.
+ * @return As kflash_klippy_connect().
+ */
+int
+kflash_klippy_connect_socket(struct kflash_context *ctx,
+			     const char *path,
+			     struct kflash_klippy **ret);
 
 /** @return @p klippy (NULL-safe). */
 struct kflash_klippy *
@@ -106,6 +121,10 @@ kflash_klippy_get_state_message(const struct kflash_klippy *klippy);
 /** @return The host's Klipper version ("software_version"), or NULL. */
 const char *
 kflash_klippy_get_software_version(const struct kflash_klippy *klippy);
+
+/** @return The config file this Klipper runs ("config_file"), or NULL. */
+const char *
+kflash_klippy_get_config_file(const struct kflash_klippy *klippy);
 
 /**
  * Ask the print job's state (print_stats.state) and the MCUs' firmware:

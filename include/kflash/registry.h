@@ -127,7 +127,9 @@ kflash_board_get_name(const struct kflash_board *board);
 /**
  * Set the board's MCU as Klipper names it (`CONFIG_MCU`), for example
  * "stm32f446xx", "rp2040" or "linux". Required for a board in the
- * registry. Letters, digits, '_' and '-' only. A board that becomes the
+ * registry, except one imported from Klipper's config (import.h), which
+ * waits for its own config to name it; a board without its MCU is not
+ * built or flashed. Letters, digits, '_' and '-' only. A board that becomes the
  * host MCU ("linux") without a serial path gets
  * KFLASH_HOST_MCU_SERIAL_PATH.
  */
@@ -382,7 +384,7 @@ kflash_registry_suggest_name(struct kflash_registry *registry, const char *hint)
  * Add a board.
  *
  * @param ctx The context.
- * @param board The board; it needs an MCU.
+ * @param board The board; it needs an MCU (see kflash_board_set_mcu()).
  * @return 0; KFLASH_ERR_EXISTS when a board with the same name, or with
  * the same USB serial number, is registered (the message names it);
  * KFLASH_ERR_INVALID when the board lacks its MCU; or a read/write error.

@@ -289,6 +289,13 @@ build(struct kflash_context *ctx,
 
 	if (!out || !state_dir)
 		return kf_error(ctx, KFLASH_ERR_NO_MEMORY, "out of memory");
+	/* An imported board waits for its config to name its MCU (import.h). */
+	if (!kflash_board_get_mcu(board))
+		return kf_error_hint(ctx, KFLASH_ERR_INVALID, KFLASH_HINT_CONFIGURE_BOARD, name,
+				     "board %s has no MCU yet, so what is built for it cannot be "
+				     "checked; configure it, and record the MCU its config names "
+				     "as the board's",
+				     name);
 	state = kf_strdup_printf("%s/build.json", state_dir);
 	lock_path = kf_strdup_printf("%s/build.lock", state_dir);
 	r = kflash_board_config_load(ctx, board, &c);

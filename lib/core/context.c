@@ -28,6 +28,7 @@ static const struct location_info locations[KF_LOC_COUNT] = {
 	[KF_LOC_CAN_SOCKET_DIR] = { "KFLASH_CAN_SOCKET_DIR", true },
 	[KF_LOC_CCACHE] = { "KFLASH_CCACHE", false, true },
 	[KF_LOC_MOONRAKER_SOCKET] = { "KFLASH_MOONRAKER_SOCKET", true },
+	[KF_LOC_UNITS_DIR] = { "KFLASH_UNITS_DIR", true },
 };
 
 static const uint32_t default_timeouts[KF_TIMEOUT_COUNT] = {
@@ -257,6 +258,8 @@ default_value(struct kflash_context *ctx, enum kf_location loc)
 		return strdup("/sys");
 	case KF_LOC_CCACHE:
 		return strdup("ccache");
+	case KF_LOC_UNITS_DIR:
+		return strdup("/etc/systemd/system");
 	case KF_LOC_CAN_SOCKET_DIR: /* unset: CAN interfaces are the kernel's */
 	case KF_LOC_COUNT:
 		break;
@@ -347,6 +350,8 @@ kflash_context_get_ccache_enabled(const struct kflash_context *ctx)
 }
 
 LOCATION_ACCESSORS(moonraker_socket, KF_LOC_MOONRAKER_SOCKET)
+
+LOCATION_ACCESSORS(units_dir, KF_LOC_UNITS_DIR)
 
 static bool
 timeout_is_known(enum kflash_timeout which)

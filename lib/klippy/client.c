@@ -31,7 +31,7 @@ struct kflash_klippy {
 	size_t len, size;
 
 	int state, print_state; /* enum kflash_klipper_state, enum kflash_print_state */
-	char *state_message, *software_version;
+	char *state_message, *software_version, *config_file;
 	struct mcu mcus[MAX_MCUS];
 	size_t n_mcus;
 };
@@ -39,7 +39,14 @@ struct kflash_klippy {
 KFLASH_EXPORT int
 kflash_klippy_connect(struct kflash_context *ctx, struct kflash_klippy **ret)
 {
-	const char *path = kflash_context_get_klippy_socket(ctx);
+	return kflash_klippy_connect_socket(ctx, NULL, ret);
+}
+
+KFLASH_EXPORT int
+kflash_klippy_connect_socket(struct kflash_context *ctx,
+			     const char *path,
+			     struct kflash_klippy **ret)
+{
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	struct kflash_klippy *k;
 	int fd, e;
@@ -47,6 +54,10 @@ kflash_klippy_connect(struct kflash_context *ctx, struct kflash_klippy **ret)
 	if (!ret)
 		return kf_error(ctx, KFLASH_ERR_INVALID, "no place to return the connection");
 	*ret = NULL;
+	if (!path)
+		path = kflash_context_get_klippy_socket(ctx);
+	if (!path)
+		return kf_error(ctx, KFLASH_ERR_NO_MEMORY, "out of memory");
 	if (strlen(path) >= sizeof(addr.sun_path))
 		return kf_error(ctx, KFLASH_ERR_INVALID,
 				"Klipper's API socket path %s is longer than a socket path can be",
@@ -113,6 +124,7 @@ kflash_klippy_unref(struct kflash_klippy *k)
 	free(k->path);
 	free(k->state_message);
 	free(k->software_version);
+	free(k->config_file);
 	kflash_context_unref(k->ctx);
 	free(k);
 	return NULL;
@@ -326,10 +338,12 @@ kflash_klippy_query_info(struct kflash_klippy *k)
 		return r;
 	free(k->state_message);
 	free(k->software_version);
+	free(k->config_file);
 	word = string_member(result, "state", 64);
 	k->state = value_of(klipper_states, KF_ARRAY_SIZE(klipper_states), word);
 	k->state_message = string_member(result, "state_message", 4096);
 	k->software_version = string_member(result, "software_version", 256);
+	k->config_file = string_member(result, "config_file", 4096);
 	json_object_put(result);
 	if (!word)
 		return kf_error(k->ctx, KFLASH_ERR_PROTOCOL,
@@ -431,6 +445,12 @@ KFLASH_EXPORT const char *
 kflash_klippy_get_software_version(const struct kflash_klippy *k)
 {
 	return k ? k->software_version : NULL;
+}
+
+KFLASH_EXPORT const char *
+kflash_klippy_get_config_file(const struct kflash_klippy *k)
+{
+	return k ? k->config_file : NULL;
 }
 
 KFLASH_EXPORT int

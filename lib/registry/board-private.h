@@ -29,6 +29,22 @@ kf_board_from_json(struct kflash_context *ctx, struct json_object *obj);
 const char *
 kf_board_check_json(struct json_object *obj, const char **field);
 
+/*
+ * Check the value of string field @key ("serial_path", "mcu", ...) as
+ * the setters and kf_board_check_json() do: NULL when fine (or when @key
+ * is no string field), else what it should be.
+ */
+const char *
+kf_board_check_value(const char *key, const char *value);
+
 /* The record, borrowed. */
 struct json_object *
 kf_board_json(const struct kflash_board *board);
+
+/*
+ * True when the record has an "imported" object (lib/import): the board
+ * came from Klipper's config, and may lack its MCU until its own config
+ * names it.
+ */
+bool
+kf_board_is_imported(const struct kflash_board *board);

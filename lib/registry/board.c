@@ -89,6 +89,15 @@ kf_board_json(const struct kflash_board *board)
 	return board->obj;
 }
 
+bool
+kf_board_is_imported(const struct kflash_board *board)
+{
+	struct json_object *v;
+
+	return board && json_object_object_get_ex(board->obj, "imported", &v) &&
+	       json_object_is_type(v, json_type_object);
+}
+
 KFLASH_EXPORT int
 kflash_board_new(struct kflash_context *ctx, const char *name, struct kflash_board **ret)
 {
@@ -548,6 +557,15 @@ static const struct {
 	{ "service", check_word },
 	{ "notes", check_notes },
 };
+
+const char *
+kf_board_check_value(const char *key, const char *value)
+{
+	for (size_t i = 0; i < KF_ARRAY_SIZE(string_fields); i++)
+		if (strcmp(string_fields[i].key, key) == 0)
+			return value && *value ? string_fields[i].check(value) : NULL;
+	return NULL;
+}
 
 const char *
 kf_board_check_json(struct json_object *obj, const char **field)

@@ -168,12 +168,8 @@ kflash_registry_suggest_name(struct kflash_registry *reg, const char *hint)
 
 /* ---- changes: lock, read, apply, replace ---- */
 
-typedef int (*registry_change)(struct kflash_context *ctx,
-			       struct json_object *boards,
-			       const void *data);
-
 static int
-registry_modify(struct kflash_context *ctx, registry_change change, const void *data)
+registry_modify(struct kflash_context *ctx, kf_registry_change change, const void *data)
 {
 	_cleanup_lock_ struct kf_lock *lock = NULL;
 	_cleanup_free_ char *lock_path = NULL, *dir = NULL, *out = NULL;
@@ -292,7 +288,7 @@ check_new_record(struct kflash_context *ctx,
 	const char *path = kflash_board_get_serial_path(board);
 	const char *owner;
 
-	if (!kflash_board_get_mcu(board))
+	if (!kflash_board_get_mcu(board) && !kf_board_is_imported(board))
 		return kf_error_hint(ctx, KFLASH_ERR_INVALID, KFLASH_HINT_EDIT_BOARD, name,
 				     "board %s has no MCU; set one, as CONFIG_MCU in its .config, "
 				     "for example stm32f446xx",
@@ -492,4 +488,28 @@ kflash_registry_record_flash(struct kflash_context *ctx,
 		return kf_error(ctx, KFLASH_ERR_INVALID, "'%s' is not a valid board name",
 				name ? name : "");
 	return registry_modify(ctx, change_record_flash, &fr);
+}
+
+/* ---- for a change of several boards at once (lib/import) ---- */
+
+int
+kf_registry_modify(struct kflash_context *ctx, kf_registry_change change, const void *data)
+{
+	return registry_modify(ctx, change, data);
+}
+
+int
+kf_registry_add_record(struct kflash_context *ctx,
+		       struct json_object *boards,
+		       const struct kflash_board *board)
+{
+	return change_add(ctx, boards, board);
+}
+
+int
+kf_registry_update_record(struct kflash_context *ctx,
+			  struct json_object *boards,
+			  const struct kflash_board *board)
+{
+	return change_update(ctx, boards, board);
 }

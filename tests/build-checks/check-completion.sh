@@ -61,4 +61,6 @@ expect "kflash do" "doctor "
 expect "kflash doctor --js" "--json "
 expect "kflash --service-provider m" "moonraker "
 expect "kflash --moonraker-s" "--moonraker-socket "
+expect "kflash import --dry" "--dry-run "
+expect "kflash --units" "--units-dir "
 exit $status

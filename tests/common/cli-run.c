@@ -179,6 +179,7 @@ kf_cli_env(const char *dir)
 		{ "KFLASH_DEV_DIR", "/dev" },
 		{ "KFLASH_SYS_DIR", "/sys" },
 		{ "KFLASH_MOONRAKER_SOCKET", "/moonraker.sock" },
+		{ "KFLASH_UNITS_DIR", "/units" },
 	};
 	static char values[sizeof(vars) / sizeof(vars[0])][4200];
 	static const char *env[sizeof(vars) / sizeof(vars[0]) + 2];

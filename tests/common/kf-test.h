@@ -70,9 +70,16 @@ const char *
 kf_test_fixtures_dir(void);
 
 /*
+ * Copy the fixture directory tests/fixtures/@name to @dest (created if
+ * needed), replacing "@ROOT@" in every file with @dest.
+ */
+void
+kf_test_copy_fixture(const char *name, const char *dest);
+
+/*
  * A context whose config and cache dirs are inside @dir, whose dev dir is
- * @dir/dev, and whose events are recorded (see kf_test_events_*). The
- * environment's KFLASH_* variables are not consulted.
+ * @dir/dev, whose units dir is @dir/units, and whose events are recorded (see kf_test_events_*).
+ * The environment's KFLASH_* variables are not consulted.
  */
 struct kflash_context *
 kf_test_context(const char *dir);

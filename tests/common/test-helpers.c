@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal/fs.h"
@@ -84,6 +85,71 @@ kf_test_fixtures_dir(void)
 	return d;
 }
 
+/* @text with every "@ROOT@" replaced by @root; free it. */
+static char *
+replace_root(const char *text, const char *root)
+{
+	size_t n = 0, len = strlen(root);
+	char *out, *o;
+
+	for (const char *p = strstr(text, "@ROOT@"); p; p = strstr(p + 6, "@ROOT@"))
+		n++;
+	out = malloc(strlen(text) + n * len + 1);
+	ck_assert(out != NULL);
+	for (o = out; *text;) {
+		if (strncmp(text, "@ROOT@", 6) == 0) {
+			memcpy(o, root, len);
+			o += len;
+			text += 6;
+		} else {
+			*o++ = *text++;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+static void
+copy_tree(const char *from, const char *to, const char *root)
+{
+	DIR *d = opendir(from);
+	struct dirent *de;
+
+	ck_assert_msg(d != NULL, "cannot read %s: %s", from, strerror(errno));
+	ck_assert_msg(mkdir(to, 0755) == 0 || errno == EEXIST, "mkdir %s: %s", to, strerror(errno));
+	while ((de = readdir(d))) {
+		char src[4096], dst[4096];
+		struct stat st;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(src, sizeof(src), "%s/%s", from, de->d_name);
+		snprintf(dst, sizeof(dst), "%s/%s", to, de->d_name);
+		ck_assert_int_eq(lstat(src, &st), 0);
+		if (S_ISDIR(st.st_mode)) {
+			copy_tree(src, dst, root);
+		} else {
+			char *text = kf_test_read_file(src), *done;
+
+			ck_assert_ptr_nonnull(text);
+			done = replace_root(text, root);
+			kf_test_write_file(dst, done);
+			free(done);
+			free(text);
+		}
+	}
+	closedir(d);
+}
+
+void
+kf_test_copy_fixture(const char *name, const char *dest)
+{
+	char from[4096];
+
+	snprintf(from, sizeof(from), "%s/%s", kf_test_fixtures_dir(), name);
+	copy_tree(from, dest, dest);
+}
+
 /* ---- event recording ---- */
 
 struct recorder {
@@ -158,6 +224,8 @@ kf_test_context(const char *dir)
 	snprintf(path, sizeof(path), "%s/moonraker.sock", dir);
 	ck_assert_int_eq(kflash_context_set_moonraker_socket(ctx, path), 0);
 	ck_assert_int_eq(kflash_context_set_service(ctx, "klipper"), 0);
+	snprintf(path, sizeof(path), "%s/units", dir);
+	ck_assert_int_eq(kflash_context_set_units_dir(ctx, path), 0);
 
 	rec = calloc(1, sizeof(*rec));
 	ck_assert(rec != NULL);

@@ -7,6 +7,7 @@
  *   klippy-server --socket PATH [--ready-file F] [--log F]
  *                 [--state S] [--state-message M] [--software-version V]
  *                 [--print-state S] [--mcu NAME=VERSION[=TYPE]]...
+ *                 [--config-file F]   info's config_file
  *                 [--ready-after N]   answer "startup" to the first N infos
  *                 [--unit-state F]    listen only while the file F (the fake
  *                                     systemctl's state of Klipper's unit)
@@ -38,7 +39,7 @@
 
 static struct {
 	const char *socket, *ready_file, *log;
-	const char *state, *state_message, *software_version, *print_state;
+	const char *state, *state_message, *software_version, *print_state, *config_file;
 	const char *mcu_name[MAX_MCUS], *mcu_version[MAX_MCUS], *mcu_type[MAX_MCUS];
 	int n_mcus;
 	int ready_after;
@@ -99,6 +100,9 @@ result_for(const char *method, struct json_object *params)
 								       : opt.state_message));
 		json_object_object_add(r, "software_version",
 				       json_object_new_string(opt.software_version));
+		if (opt.config_file)
+			json_object_object_add(r, "config_file",
+					       json_object_new_string(opt.config_file));
 	} else if (strcmp(method, "objects/list") == 0) {
 		struct json_object *objects = json_object_new_array();
 
@@ -262,6 +266,7 @@ usage(FILE *f, const char *argv0, int status)
 		"  --state S              info's state (ready)\n"
 		"  --state-message M      info's state_message\n"
 		"  --software-version V   info's software_version\n"
+		"  --config-file F        info's config_file\n"
 		"  --print-state S        print_stats.state (standby)\n"
 		"  --mcu NAME=VERSION[=TYPE]  an MCU object, repeatable\n"
 		"  --ready-after N        answer \"startup\" to the first N infos\n"
@@ -283,6 +288,7 @@ main(int argc, char **argv)
 		{ "state", required_argument, NULL, 'S' },
 		{ "state-message", required_argument, NULL, 'M' },
 		{ "software-version", required_argument, NULL, 'V' },
+		{ "config-file", required_argument, NULL, 'c' },
 		{ "print-state", required_argument, NULL, 'p' },
 		{ "mcu", required_argument, NULL, 'm' },
 		{ "ready-after", required_argument, NULL, 'a' },
@@ -319,6 +325,9 @@ main(int argc, char **argv)
 			break;
 		case 'V':
 			opt.software_version = optarg;
+			break;
+		case 'c':
+			opt.config_file = optarg;
 			break;
 		case 'p':
 			opt.print_state = optarg;

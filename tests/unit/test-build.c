@@ -458,6 +458,25 @@ START_TEST(build_refuses_a_config_for_another_mcu_before_make)
 }
 END_TEST
 
+START_TEST(build_refuses_a_board_without_its_mcu)
+{
+	struct kflash_board *b;
+	struct kflash_build *r = NULL;
+
+	/* A board imported from printer.cfg before its config named the MCU. */
+	setup();
+	ck_assert_int_eq(kflash_board_new(ctx, "toolhead", &b), 0);
+	seed(b, "rp2040_usb");
+	kf_assert_error(ctx, kflash_build_board(ctx, b, 0, &r), KFLASH_ERR_INVALID,
+			"board toolhead has no MCU yet");
+	ck_assert_int_eq(kflash_context_last_error_hint(ctx), KFLASH_HINT_CONFIGURE_BOARD);
+	ck_assert_ptr_null(r);
+	ck_assert_int_eq(log_lines("make"), 0);
+	kflash_board_unref(b);
+	teardown();
+}
+END_TEST
+
 START_TEST(build_hang_is_killed_with_its_group)
 {
 	struct kflash_board *b;
@@ -526,6 +545,7 @@ KF_TEST_SUITE(build)
 	kf_test_add_timeout(build_linux_process, 30);
 	kf_test_add_timeout(build_errors, 60);
 	kf_test_add_timeout(build_refuses_a_config_for_another_mcu_before_make, 30);
+	kf_test_add_timeout(build_refuses_a_board_without_its_mcu, 30);
 	kf_test_add_timeout(build_hang_is_killed_with_its_group, 60);
 	kf_test_add_timeout(build_leaves_the_klipper_tree_as_it_was, 60);
 }
